@@ -1,0 +1,9 @@
+/** @type {import('aegir').PartialOptions} */
+export default {
+  build: {
+    bundle: false
+  },
+  test: {
+    timeout: 30_000
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Time units, in milliseconds
+ */
+export const SECOND = 1000
+export const MINUTE = 60 * SECOND
+export const HOUR = 60 * MINUTE
+
+/**
+ * The protocol id from the specification
+ */
+export const PROTOCOL = '/rendezvous/1.0.0'
+
+/**
+ * The TTL a registration gets when the REGISTER message carries none (ms)
+ */
+export const DEFAULT_TTL = 2 * HOUR
+
+/**
+ * The shortest TTL a point accepts by default (ms). The specification
+ * recommends 2 h but Waku deployments register for 60 s every 10 s, so a
+ * point with a 2 h floor would reject them.
+ */
+export const DEFAULT_MIN_TTL = MINUTE
+
+/**
+ * The longest TTL a point accepts by default (ms), the specification's bound
+ */
+export const DEFAULT_MAX_TTL = 72 * HOUR
+
+/**
+ * The longest namespace, in UTF-8 bytes, per the specification
+ */
+export const DEFAULT_MAX_NAMESPACE_LENGTH = 255
+
+/**
+ * How many namespaces one peer may be registered in at a point
+ */
+export const DEFAULT_MAX_REGISTRATIONS_PER_PEER = 1000
+
+/**
+ * How many registrations a point stores in all
+ */
+export const DEFAULT_MAX_REGISTRATIONS = 1_000_000
+
+/**
+ * The largest number of registrations in one DISCOVER response
+ */
+export const DEFAULT_MAX_DISCOVER_LIMIT = 1000
+
+/**
+ * The largest request a point reads, in bytes. A REGISTER with a signed peer
+ * record is well under 4 KiB in practice (nim and nwaku points read at most
+ * 4096 bytes), so this leaves room without inviting memory abuse.
+ */
+export const DEFAULT_MAX_REQUEST_SIZE = 8 * 1024
+
+/**
+ * The largest response a client reads, in bytes: a full page of 1000
+ * registrations with large records fits
+ */
+export const DEFAULT_MAX_RESPONSE_SIZE = 4 * 1024 * 1024
+
+/**
+ * The largest REGISTER a client sends, in bytes: nim and nwaku points read at
+ * most 4096 bytes of a request
+ */
+export const MAX_REGISTER_MESSAGE_SIZE = 4096
+
+/**
+ * How long a point waits for the next request on a stream, or a client for a
+ * response (ms)
+ */
+export const DEFAULT_TIMEOUT = 10 * SECOND
+
+/**
+ * Inbound rendezvous streams allowed per connection
+ */
+export const DEFAULT_MAX_INBOUND_STREAMS = 16
+
+/**
+ * Outbound rendezvous streams allowed per connection
+ */
+export const DEFAULT_MAX_OUTBOUND_STREAMS = 16
+
+/**
+ * How often a point reclaims the memory of expired registrations (ms).
+ * Expired registrations are never served regardless of this interval.
+ */
+export const DEFAULT_EXPIRY_INTERVAL = 10 * SECOND
+
+/**
+ * Most expired registrations a point removes in one step of the sweep, so a
+ * million expiring together never block the event loop for long
+ */
+export const EXPIRY_BATCH_SIZE = 10_000

@@ -1,0 +1,52 @@
+/**
+ * @packageDocumentation
+ *
+ * The libp2p [Rendezvous protocol](https://github.com/libp2p/specs/blob/master/rendezvous/README.md)
+ * (`/rendezvous/1.0.0`) for js-libp2p v3.
+ *
+ * A rendezvous point keeps registrations per namespace; peers register
+ * themselves under a namespace with a signed peer record and discover the
+ * other peers registered there.
+ *
+ * @example Running a rendezvous point
+ *
+ * ```TypeScript
+ * import { noise } from '@chainsafe/libp2p-noise'
+ * import { yamux } from '@chainsafe/libp2p-yamux'
+ * import { tcp } from '@libp2p/tcp'
+ * import { createLibp2p } from 'libp2p'
+ * import { rendezvousServer } from 'libp2p-rendezvous'
+ *
+ * const node = await createLibp2p({
+ *   addresses: { listen: ['/ip4/0.0.0.0/tcp/4001'] },
+ *   transports: [tcp()],
+ *   connectionEncrypters: [noise()],
+ *   streamMuxers: [yamux()],
+ *   services: {
+ *     rendezvousServer: rendezvousServer({
+ *       minTtl: 60_000,
+ *       maxRegistrationsPerPeer: 100
+ *     })
+ *   }
+ * })
+ * ```
+ */
+
+import { RendezvousServer } from './server/rendezvous-server.ts'
+import type { RendezvousServerComponents, RendezvousServerInit } from './server/rendezvous-server.ts'
+
+export { PROTOCOL, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_TIMEOUT } from './constants.ts'
+export * from './errors.ts'
+export { Message } from './pb/rendezvous.ts'
+export { MemoryRegistrationStore } from './server/memory-store.ts'
+export type { MemoryRegistrationStoreInit } from './server/memory-store.ts'
+export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
+export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }
+
+/**
+ * Creates a rendezvous point service, to be placed in the `services` of a
+ * libp2p node
+ */
+export function rendezvousServer (init: RendezvousServerInit = {}): (components: RendezvousServerComponents) => RendezvousServer {
+  return (components) => new RendezvousServer(components, init)
+}

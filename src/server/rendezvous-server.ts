@@ -1,0 +1,507 @@
+import { randomBytes } from '@libp2p/crypto'
+import { serviceCapabilities, TimeoutError } from '@libp2p/interface'
+import { InvalidMessageLengthError, LengthPrefixedDecoder } from '@libp2p/utils'
+import * as varint from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
+import {
+  DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH,
+  DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE,
+  DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_TIMEOUT, DEFAULT_TTL, PROTOCOL, SECOND
+} from '../constants.ts'
+import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidTTLError, NotAuthorizedError, RendezvousError } from '../errors.ts'
+import { Message } from '../pb/rendezvous.ts'
+import { openSignedPeerRecord } from '../signed-peer-record.ts'
+import { CookieCodec } from './cookie.ts'
+import { MemoryRegistrationStore } from './memory-store.ts'
+import type { RegistrationStore } from './registration-store.ts'
+import type { ComponentLogger, Connection, CounterGroup, Logger, Metrics, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+
+/**
+ * Options of `rendezvousServer()`. Times are in milliseconds; the wire
+ * carries seconds.
+ */
+export interface RendezvousServerInit {
+  /**
+   * The protocol id to handle
+   *
+   * @default '/rendezvous/1.0.0'
+   */
+  protocol?: string
+
+  /**
+   * The TTL granted to a REGISTER that carries none, in ms
+   *
+   * @default 7_200_000 (2 h)
+   */
+  defaultTtl?: number
+
+  /**
+   * The shortest TTL accepted, in ms; shorter ones get `E_INVALID_TTL`
+   *
+   * @default 60_000 (1 min)
+   */
+  minTtl?: number
+
+  /**
+   * The longest TTL accepted, in ms; longer ones get `E_INVALID_TTL`
+   *
+   * @default 259_200_000 (72 h)
+   */
+  maxTtl?: number
+
+  /**
+   * The longest namespace accepted, in UTF-8 bytes
+   *
+   * @default 255
+   */
+  maxNamespaceLength?: number
+
+  /**
+   * How many namespaces one peer may be registered in; a REGISTER in one more
+   * gets `E_NOT_AUTHORIZED`. Refreshing an existing registration is always
+   * allowed.
+   *
+   * @default 1000
+   */
+  maxRegistrationsPerPeer?: number
+
+  /**
+   * How many registrations the point stores in all; a new registration past
+   * this gets `E_UNAVAILABLE`
+   *
+   * @default 1_000_000
+   */
+  maxRegistrations?: number
+
+  /**
+   * The most registrations in one DISCOVER response; a larger `limit`, or
+   * none, is clamped to it
+   *
+   * @default 1000
+   */
+  maxDiscoverLimit?: number
+
+  /**
+   * The largest request read, in bytes; a longer length prefix resets the
+   * stream before any of the message is buffered
+   *
+   * @default 8192
+   */
+  maxMessageSize?: number
+
+  /**
+   * How many rendezvous streams a connection may open at once
+   *
+   * @default 16
+   */
+  maxInboundStreams?: number
+
+  /**
+   * How long a stream may wait for its next request, in ms, before the point
+   * closes it
+   *
+   * @default 10_000
+   */
+  timeout?: number
+
+  /**
+   * Where registrations are kept
+   *
+   * @default MemoryRegistrationStore
+   */
+  store?: RegistrationStore
+
+  /**
+   * The key that authenticates DISCOVER cookies, at least 16 bytes. Points
+   * that share a store and this secret accept each other's cookies; keep it
+   * with a persistent store so cookies survive restarts.
+   *
+   * @default 32 random bytes per start
+   */
+  cookieSecret?: Uint8Array
+}
+
+export interface RendezvousServerComponents {
+  registrar: Registrar
+  logger: ComponentLogger
+  metrics?: Metrics
+}
+
+const utf8 = new TextEncoder()
+
+type RequestType = 'register' | 'unregister' | 'discover'
+
+/**
+ * A rendezvous point: keeps registrations per namespace and answers
+ * REGISTER, UNREGISTER and DISCOVER as the specification says.
+ */
+export class RendezvousServer implements Startable {
+  public readonly [Symbol.toStringTag] = '@libp2p/rendezvous-server'
+  public readonly [serviceCapabilities]: string[] = ['@libp2p/rendezvous-server']
+
+  private readonly components: RendezvousServerComponents
+  private readonly log: Logger
+  private readonly protocol: string
+  private readonly defaultTtl: number
+  private readonly minTtl: number
+  private readonly maxTtl: number
+  private readonly maxNamespaceLength: number
+  private readonly maxRegistrationsPerPeer: number
+  private readonly maxRegistrations: number
+  private readonly maxDiscoverLimit: number
+  private readonly maxMessageSize: number
+  private readonly maxInboundStreams: number
+  private readonly timeout: number
+  private readonly store: RegistrationStore
+  private readonly cookieSecret?: Uint8Array
+  private readonly streams = new Set<Stream>()
+  private readonly requests?: CounterGroup<RequestType>
+  private readonly responses?: CounterGroup<Message.ResponseStatus>
+  private cookies?: CookieCodec
+  private started = false
+
+  constructor (components: RendezvousServerComponents, init: RendezvousServerInit = {}) {
+    this.components = components
+    this.log = components.logger.forComponent('libp2p:rendezvous:server')
+    const options = resolveOptions(init)
+    this.protocol = options.protocol
+    this.minTtl = options.minTtl
+    this.maxTtl = options.maxTtl
+    this.defaultTtl = options.defaultTtl
+    this.maxNamespaceLength = options.maxNamespaceLength
+    this.maxRegistrationsPerPeer = options.maxRegistrationsPerPeer
+    this.maxRegistrations = options.maxRegistrations
+    this.maxDiscoverLimit = options.maxDiscoverLimit
+    this.maxMessageSize = options.maxMessageSize
+    this.maxInboundStreams = options.maxInboundStreams
+    this.timeout = options.timeout
+    this.store = init.store ?? new MemoryRegistrationStore()
+    this.cookieSecret = init.cookieSecret
+
+    this.requests = components.metrics?.registerCounterGroup('libp2p_rendezvous_server_requests_total', {
+      label: 'type',
+      help: 'Rendezvous requests received, by message type'
+    })
+    this.responses = components.metrics?.registerCounterGroup('libp2p_rendezvous_server_responses_total', {
+      label: 'status',
+      help: 'Rendezvous responses sent, by status'
+    })
+    components.metrics?.registerMetric('libp2p_rendezvous_server_registrations', {
+      help: 'Registrations held by the rendezvous point',
+      calculate: async () => this.store.count()
+    })
+
+    this.handleStream = this.handleStream.bind(this)
+  }
+
+  readonly [Symbol.asyncDispose] = async (): Promise<void> => {
+    await this.stop()
+  }
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  async start (): Promise<void> {
+    // libp2p may call start() once per name the service is known by
+    if (this.started) {
+      return
+    }
+
+    this.started = true
+    this.cookies = new CookieCodec(this.cookieSecret ?? randomBytes(32))
+    await this.store.start?.()
+    await this.components.registrar.handle(this.protocol, this.handleStream, {
+      maxInboundStreams: this.maxInboundStreams
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) {
+      return
+    }
+
+    this.started = false
+    await this.components.registrar.unhandle(this.protocol)
+
+    for (const stream of this.streams) {
+      stream.abort(new Error('Rendezvous server is stopping'))
+    }
+
+    this.streams.clear()
+    await this.store.stop?.()
+  }
+
+  /**
+   * Serves requests on one stream until the remote closes its end. Several
+   * requests may come on one stream (go clients) or one only (rust, nim).
+   */
+  private async handleStream (stream: Stream, connection: Connection): Promise<void> {
+    const log = stream.log.newScope('rendezvous-server')
+    const maxLengthLength = varint.encodingLength(this.maxMessageSize)
+    const decoder = new LengthPrefixedDecoder({
+      maxDataLength: this.maxMessageSize,
+      maxBufferSize: this.maxMessageSize + maxLengthLength,
+      lengthDecoder: (data) => {
+        try {
+          return varint.decode(data)
+        } catch (err) {
+          // a RangeError means "wait for more bytes", but once the prefix is
+          // longer than any admissible length needs, no byte will fix it
+          if (err instanceof RangeError && data.byteLength >= maxLengthLength) {
+            throw new InvalidMessageLengthError('Length prefix is too long')
+          }
+
+          throw err
+        }
+      }
+    })
+    let idleTimer: ReturnType<typeof setTimeout> | undefined
+    const resetIdleTimer = (): void => {
+      clearTimeout(idleTimer)
+      idleTimer = setTimeout(() => {
+        log('no request within %d ms, closing stream', this.timeout)
+        stream.abort(new TimeoutError(`No request within ${this.timeout} ms`))
+      }, this.timeout)
+    }
+
+    this.streams.add(stream)
+    resetIdleTimer()
+
+    try {
+      for await (const chunk of stream) {
+        for (const frame of decoder.decode(chunk)) {
+          clearTimeout(idleTimer)
+          await this.answer(frame, stream, connection.remotePeer, log)
+          resetIdleTimer()
+        }
+      }
+
+      await stream.close({ signal: AbortSignal.timeout(this.timeout) })
+    } catch (err: any) {
+      // garbage, a malformed or oversized frame, or a stream closed or reset
+      // under us: nothing can be answered, and nothing else is affected
+      log('closing stream after error - %e', err)
+      stream.abort(err)
+    } finally {
+      clearTimeout(idleTimer)
+      this.streams.delete(stream)
+    }
+  }
+
+  /**
+   * Handles one request frame and writes its response, if it has one
+   */
+  private async answer (frame: Uint8ArrayList, stream: Stream, remotePeer: PeerId, log: Logger): Promise<void> {
+    const response = await this.handleMessage(Message.decode(frame), remotePeer, log)
+
+    if (response == null) {
+      return
+    }
+
+    const bytes = Message.encode(response)
+
+    if (!stream.send(new Uint8ArrayList(varint.encode(bytes.byteLength), bytes))) {
+      await stream.onDrain({ signal: AbortSignal.timeout(this.timeout) })
+    }
+  }
+
+  /**
+   * The response to one request, or `undefined` for UNREGISTER. Throws when
+   * the message is not a request at all.
+   */
+  private async handleMessage (request: Message, remotePeer: PeerId, log: Logger): Promise<Message | undefined> {
+    switch (request.type) {
+      case Message.MessageType.REGISTER: {
+        this.requests?.increment({ register: true })
+        const registerResponse: Message.RegisterResponse = await this.register(request.register ?? {}, remotePeer)
+          .catch(err => this.refusal(err, log))
+        this.responses?.increment({ [registerResponse.status ?? Message.ResponseStatus.OK]: true })
+        return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse }
+      }
+      case Message.MessageType.DISCOVER: {
+        this.requests?.increment({ discover: true })
+        const discoverResponse: Message.DiscoverResponse = await this.discover(request.discover ?? {})
+          .catch(err => ({ registrations: [], ...this.refusal(err, log) }))
+        this.responses?.increment({ [discoverResponse.status ?? Message.ResponseStatus.OK]: true })
+        return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse }
+      }
+      case Message.MessageType.UNREGISTER: {
+        this.requests?.increment({ unregister: true })
+        // the specification has no response to UNREGISTER, not even an error
+        await this.unregister(request.unregister ?? {}, remotePeer).catch(err => {
+          log('unregister failed - %e', err)
+        })
+        return undefined
+      }
+      default:
+        throw new Error(`Unexpected message type ${request.type} in a request`)
+    }
+  }
+
+  /**
+   * The status and text that answer a failed request: the typed error's own,
+   * or `E_INTERNAL_ERROR` for anything unexpected
+   */
+  private refusal (err: Error, log: Logger): { status: Message.ResponseStatus, statusText: string } {
+    if (err instanceof RendezvousError) {
+      log('request refused - %s', err.message)
+      return { status: err.status, statusText: err.statusText }
+    }
+
+    log.error('request failed - %e', err)
+    const error = new InternalError()
+    return { status: error.status, statusText: error.statusText }
+  }
+
+  private async register (request: Message.Register, remotePeer: PeerId): Promise<Message.RegisterResponse> {
+    const namespace = this.checkNamespace(request.ns)
+
+    if (namespace === '') {
+      throw new InvalidNamespaceError('namespace is missing')
+    }
+
+    // an explicit 0 is how proto3-style encoders write "absent"
+    const ttl = request.ttl == null || request.ttl === 0n ? this.defaultTtl : Number(request.ttl) * SECOND
+
+    if (ttl < this.minTtl || ttl > this.maxTtl) {
+      throw new InvalidTTLError(`ttl must be between ${Math.ceil(this.minTtl / SECOND)} and ${Math.floor(this.maxTtl / SECOND)} seconds`)
+    }
+
+    const record = await openSignedPeerRecord(request.signedPeerRecord ?? new Uint8Array())
+
+    if (!record.peerId.equals(remotePeer)) {
+      throw new NotAuthorizedError('peer record is of another peer than the one registering')
+    }
+
+    const ttlSeconds = Math.floor(ttl / SECOND)
+
+    await this.store.put({
+      peerId: remotePeer.toString(),
+      namespace,
+      // copy: the decoded field is a view into the receive buffer
+      signedPeerRecord: request.signedPeerRecord?.slice() ?? new Uint8Array(),
+      expiresAt: Date.now() + ttlSeconds * SECOND
+    }, {
+      maxRegistrationsPerPeer: this.maxRegistrationsPerPeer,
+      maxRegistrations: this.maxRegistrations
+    })
+
+    return { status: Message.ResponseStatus.OK, statusText: '', ttl: BigInt(ttlSeconds) }
+  }
+
+  private async unregister (request: Message.Unregister, remotePeer: PeerId): Promise<void> {
+    const namespace = this.checkNamespace(request.ns)
+
+    if (namespace !== '') {
+      await this.store.delete(remotePeer.toString(), namespace)
+    }
+  }
+
+  private async discover (request: Message.Discover): Promise<Message.DiscoverResponse> {
+    const namespace = this.checkNamespace(request.ns)
+    const limit = request.limit == null || request.limit === 0n || request.limit > BigInt(this.maxDiscoverLimit)
+      ? this.maxDiscoverLimit
+      : Number(request.limit)
+    const cookies = this.cookies
+
+    if (cookies == null) {
+      throw new InternalError('rendezvous server is not started')
+    }
+
+    let after = 0
+
+    if (request.cookie != null && request.cookie.byteLength > 0) {
+      const sequence = cookies.decode(namespace, request.cookie)
+
+      if (sequence == null) {
+        throw new InvalidCookieError('cookie is malformed, forged or for another namespace')
+      }
+
+      after = sequence
+    }
+
+    const now = Date.now()
+    const page = await this.store.discover({
+      namespace: namespace === '' ? undefined : namespace,
+      after,
+      limit,
+      now
+    })
+
+    return {
+      status: Message.ResponseStatus.OK,
+      statusText: '',
+      cookie: cookies.encode(namespace, page.cursor),
+      registrations: page.registrations.map(registration => ({
+        ns: registration.namespace,
+        signedPeerRecord: registration.signedPeerRecord,
+        // seconds remaining, never 0: 0 reads as "absent" to some decoders
+        ttl: BigInt(Math.max(1, Math.floor((registration.expiresAt - now) / SECOND)))
+      }))
+    }
+  }
+
+  /**
+   * The namespace of a request, `''` when absent, or `E_INVALID_NAMESPACE`
+   * when it is too long
+   */
+  private checkNamespace (namespace: string | undefined): string {
+    namespace ??= ''
+
+    // UTF-8 never takes fewer bytes than UTF-16 code units, so the cheap
+    // length check catches most over-long namespaces before encoding
+    if (namespace.length > this.maxNamespaceLength || utf8.encode(namespace).byteLength > this.maxNamespaceLength) {
+      throw new InvalidNamespaceError(`namespace is longer than ${this.maxNamespaceLength} bytes`)
+    }
+
+    return namespace
+  }
+}
+
+/**
+ * The options with their defaults, checked: throws `InvalidOptionError`
+ * naming the first bad one
+ */
+function resolveOptions (init: RendezvousServerInit): Required<Omit<RendezvousServerInit, 'store' | 'cookieSecret'>> {
+  const options = {
+    protocol: init.protocol ?? PROTOCOL,
+    minTtl: positiveInteger('minTtl', init.minTtl ?? DEFAULT_MIN_TTL),
+    maxTtl: positiveInteger('maxTtl', init.maxTtl ?? DEFAULT_MAX_TTL),
+    defaultTtl: positiveInteger('defaultTtl', init.defaultTtl ?? DEFAULT_TTL),
+    maxNamespaceLength: positiveInteger('maxNamespaceLength', init.maxNamespaceLength ?? DEFAULT_MAX_NAMESPACE_LENGTH),
+    maxRegistrationsPerPeer: positiveInteger('maxRegistrationsPerPeer', init.maxRegistrationsPerPeer ?? DEFAULT_MAX_REGISTRATIONS_PER_PEER),
+    maxRegistrations: positiveInteger('maxRegistrations', init.maxRegistrations ?? DEFAULT_MAX_REGISTRATIONS),
+    maxDiscoverLimit: positiveInteger('maxDiscoverLimit', init.maxDiscoverLimit ?? DEFAULT_MAX_DISCOVER_LIMIT),
+    maxMessageSize: positiveInteger('maxMessageSize', init.maxMessageSize ?? DEFAULT_MAX_REQUEST_SIZE),
+    maxInboundStreams: positiveInteger('maxInboundStreams', init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS),
+    timeout: positiveInteger('timeout', init.timeout ?? DEFAULT_TIMEOUT)
+  }
+
+  if (options.minTtl < SECOND) {
+    throw new InvalidOptionError('minTtl', 'must be at least 1000 ms, the wire counts whole seconds')
+  }
+
+  if (options.maxTtl < options.minTtl) {
+    throw new InvalidOptionError('maxTtl', `must not be less than minTtl (${options.minTtl} ms)`)
+  }
+
+  if (options.defaultTtl < options.minTtl || options.defaultTtl > options.maxTtl) {
+    throw new InvalidOptionError('defaultTtl', `must be between minTtl (${options.minTtl} ms) and maxTtl (${options.maxTtl} ms)`)
+  }
+
+  if (init.cookieSecret != null && init.cookieSecret.byteLength < 16) {
+    throw new InvalidOptionError('cookieSecret', 'must be at least 16 bytes')
+  }
+
+  return options
+}
+
+function positiveInteger (option: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError(option, `must be a positive integer, got ${value}`)
+  }
+
+  return value
+}

@@ -1,0 +1,623 @@
+import { expect } from 'aegir/chai'
+import { pEvent } from 'p-event'
+import sinon from 'sinon'
+import * as varint from 'uint8-varint'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { PROTOCOL } from '../../src/constants.ts'
+import { rendezvousServer } from '../../src/index.ts'
+import { Message } from '../../src/pb/rendezvous.ts'
+import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
+import type { RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
+import type { RawRendezvousStream } from '../fixtures/nodes.ts'
+import type { Libp2p, PrivateKey, StreamCloseEvent } from '@libp2p/interface'
+
+const { MessageType, ResponseStatus } = Message
+
+interface Peer {
+  node: Libp2p
+  privateKey: PrivateKey
+  record: Uint8Array<ArrayBuffer>
+}
+
+describe('rendezvous server', () => {
+  let point: Libp2p<{ rendezvousServer: RendezvousServer }>
+  let peers: Peer[]
+
+  async function startPoint (init: RendezvousServerInit = {}): Promise<void> {
+    await point?.stop()
+    point = await createNode({
+      services: {
+        rendezvousServer: rendezvousServer(init)
+      }
+    })
+  }
+
+  async function newPeer (): Promise<Peer> {
+    const privateKey = await newPrivateKey()
+    const node = await createNode({ privateKey })
+    const peer = {
+      node,
+      privateKey,
+      record: await signedPeerRecord(privateKey, node.getMultiaddrs())
+    }
+    peers.push(peer)
+    return peer
+  }
+
+  async function open (peer: Peer): Promise<RawRendezvousStream> {
+    return openRendezvousStream(peer.node, point)
+  }
+
+  async function register (peer: Peer, ns: string, fields: Partial<Message.Register> = {}): Promise<Message.RegisterResponse> {
+    const stream = await open(peer)
+    const response = await stream.request({
+      type: MessageType.REGISTER,
+      register: { ns, signedPeerRecord: peer.record, ...fields }
+    })
+    await stream.stream.close()
+
+    expect(response.type).to.equal(MessageType.REGISTER_RESPONSE)
+    expect(response.registerResponse).to.be.ok()
+
+    return response.registerResponse as Message.RegisterResponse
+  }
+
+  async function discover (peer: Peer, fields: Partial<Message.Discover> = {}): Promise<Message.DiscoverResponse> {
+    const stream = await open(peer)
+    const response = await stream.request({
+      type: MessageType.DISCOVER,
+      discover: fields
+    })
+    await stream.stream.close()
+
+    expect(response.type).to.equal(MessageType.DISCOVER_RESPONSE)
+    expect(response.discoverResponse).to.be.ok()
+
+    return response.discoverResponse as Message.DiscoverResponse
+  }
+
+  function peerIdsOf (response: Message.DiscoverResponse, in_: Peer[]): number[] {
+    return response.registrations.map(registration => in_.findIndex(peer => peer.record.length === registration.signedPeerRecord?.length && peer.record.every((byte, i) => byte === registration.signedPeerRecord?.[i])))
+  }
+
+  beforeEach(() => {
+    peers = []
+  })
+
+  afterEach(async () => {
+    sinon.restore()
+    await Promise.all(peers.map(async peer => peer.node.stop()))
+    await point?.stop()
+  })
+
+  describe('register', () => {
+    beforeEach(async () => {
+      await startPoint()
+    })
+
+    it('registers a peer and serves its exact record with the time remaining', async () => {
+      const peer = await newPeer()
+
+      const response = await register(peer, 'ns', { ttl: 3600n })
+      expect(response).to.deep.equal({ status: ResponseStatus.OK, statusText: '', ttl: 3600n })
+
+      const found = await discover(await newPeer(), { ns: 'ns' })
+      expect(found.status).to.equal(ResponseStatus.OK)
+      expect(found.cookie).to.have.property('byteLength').that.is.greaterThan(0)
+      expect(found.registrations).to.have.lengthOf(1)
+      expect(found.registrations[0].ns).to.equal('ns')
+      expect(found.registrations[0].signedPeerRecord).to.equalBytes(peer.record)
+      expect(Number(found.registrations[0].ttl)).to.be.within(3598, 3600)
+    })
+
+    it('grants the default ttl of 2 h when none is asked for', async () => {
+      const response = await register(await newPeer(), 'ns')
+      expect(response.ttl).to.equal(7200n)
+    })
+
+    it('writes OK and REGISTER explicitly although they are 0', async () => {
+      const peer = await newPeer()
+      const stream = await open(peer)
+      const bytes = Message.encode({ type: MessageType.REGISTER_RESPONSE, registerResponse: { status: ResponseStatus.OK, ttl: 1n } })
+      // field 1 (type) = 1, field 3 (registerResponse) { field 1 (status) = 0, field 3 (ttl) = 1 }
+      expect(bytes).to.equalBytes(Uint8Array.from([0x08, 0x01, 0x1a, 0x04, 0x08, 0x00, 0x18, 0x01]))
+      await stream.stream.close()
+    })
+
+    it('refuses an empty or missing namespace with E_INVALID_NAMESPACE', async () => {
+      const peer = await newPeer()
+
+      for (const ns of ['', undefined]) {
+        const response = await register(peer, ns as any)
+        expect(response.status).to.equal(ResponseStatus.E_INVALID_NAMESPACE)
+        expect(response.statusText).to.include('missing')
+      }
+    })
+
+    it('refuses a namespace over 255 UTF-8 bytes with E_INVALID_NAMESPACE', async () => {
+      const peer = await newPeer()
+
+      expect((await register(peer, 'a'.repeat(255))).status).to.equal(ResponseStatus.OK)
+      expect((await register(peer, 'a'.repeat(256))).status).to.equal(ResponseStatus.E_INVALID_NAMESPACE)
+      // 128 characters, 256 bytes
+      const response = await register(peer, 'é'.repeat(128))
+      expect(response.status).to.equal(ResponseStatus.E_INVALID_NAMESPACE)
+      expect(response.statusText).to.include('255 bytes')
+    })
+
+    it('refuses a ttl outside [minTtl, maxTtl] with E_INVALID_TTL', async () => {
+      const peer = await newPeer()
+
+      expect((await register(peer, 'ns', { ttl: 59n })).status).to.equal(ResponseStatus.E_INVALID_TTL)
+      expect((await register(peer, 'ns', { ttl: 72n * 3600n + 1n })).status).to.equal(ResponseStatus.E_INVALID_TTL)
+      expect((await register(peer, 'ns', { ttl: 2n ** 64n - 1n })).status).to.equal(ResponseStatus.E_INVALID_TTL)
+
+      const response = await register(peer, 'ns', { ttl: 1n })
+      expect(response.status).to.equal(ResponseStatus.E_INVALID_TTL)
+      expect(response.statusText).to.equal('ttl must be between 60 and 259200 seconds')
+
+      expect((await register(peer, 'ns', { ttl: 60n })).ttl).to.equal(60n)
+      expect((await register(peer, 'ns', { ttl: 72n * 3600n })).ttl).to.equal(72n * 3600n)
+    })
+
+    it('refuses records that do not open as signed peer records with E_INVALID_SIGNED_PEER_RECORD', async () => {
+      const peer = await newPeer()
+      const tampered = peer.record.slice()
+      tampered[tampered.length - 1] ^= 0xff
+
+      const cases: Array<[Uint8Array<ArrayBuffer> | undefined, string]> = [
+        [undefined, 'does not open'],
+        [uint8ArrayFromString('not a record'), 'does not open'],
+        [tampered, 'does not open'],
+        [await signedPeerRecord(peer.privateKey, peer.node.getMultiaddrs(), 'libp2p-routing-state'), 'does not open'],
+        [await signedPeerRecord(peer.privateKey, []), 'no addresses']
+      ]
+
+      for (const [record, text] of cases) {
+        const response = await register(peer, 'ns', { signedPeerRecord: record })
+        expect(response.status).to.equal(ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
+        expect(response.statusText).to.include(text)
+      }
+
+      expect((await discover(peer, { ns: 'ns' })).registrations).to.be.empty()
+    })
+
+    it('refuses the record of another peer with E_NOT_AUTHORIZED', async () => {
+      const peer = await newPeer()
+      const other = await newPeer()
+
+      const response = await register(peer, 'ns', { signedPeerRecord: other.record })
+      expect(response.status).to.equal(ResponseStatus.E_NOT_AUTHORIZED)
+      expect(response.statusText).to.include('another peer')
+      expect((await discover(peer, { ns: 'ns' })).registrations).to.be.empty()
+    })
+
+    it('replaces a registration when the peer registers again', async () => {
+      const peer = await newPeer()
+      await register(peer, 'ns', { ttl: 120n })
+
+      const newRecord = await signedPeerRecord(peer.privateKey, ['/ip4/127.0.0.1/tcp/4001'])
+      await register(peer, 'ns', { ttl: 3600n, signedPeerRecord: newRecord })
+
+      const found = await discover(peer, { ns: 'ns' })
+      expect(found.registrations).to.have.lengthOf(1)
+      expect(found.registrations[0].signedPeerRecord).to.equalBytes(newRecord)
+      expect(Number(found.registrations[0].ttl)).to.be.greaterThan(3500)
+    })
+  })
+
+  describe('limits', () => {
+    it('refuses a namespace past maxRegistrationsPerPeer with E_NOT_AUTHORIZED but lets the peer refresh', async () => {
+      await startPoint({ maxRegistrationsPerPeer: 2 })
+      const peer = await newPeer()
+
+      expect((await register(peer, 'a')).status).to.equal(ResponseStatus.OK)
+      expect((await register(peer, 'b')).status).to.equal(ResponseStatus.OK)
+
+      const refused = await register(peer, 'c')
+      expect(refused.status).to.equal(ResponseStatus.E_NOT_AUTHORIZED)
+      expect(refused.statusText).to.include('2 namespaces')
+
+      expect((await register(peer, 'a', { ttl: 600n })).status).to.equal(ResponseStatus.OK)
+
+      // another peer is not affected
+      expect((await register(await newPeer(), 'c')).status).to.equal(ResponseStatus.OK)
+    })
+
+    it('refuses new registrations with E_UNAVAILABLE when the store is full, but allows refreshes', async () => {
+      await startPoint({ maxRegistrations: 2 })
+      const a = await newPeer()
+      const b = await newPeer()
+
+      expect((await register(a, 'ns')).status).to.equal(ResponseStatus.OK)
+      expect((await register(b, 'ns')).status).to.equal(ResponseStatus.OK)
+
+      const refused = await register(await newPeer(), 'ns')
+      expect(refused.status).to.equal(ResponseStatus.E_UNAVAILABLE)
+      expect(refused.statusText).to.include('full')
+
+      expect((await register(a, 'ns', { ttl: 600n })).status).to.equal(ResponseStatus.OK)
+    })
+
+    it('clamps the discover limit to maxDiscoverLimit, and treats 0 or none as that', async () => {
+      await startPoint({ maxDiscoverLimit: 3 })
+
+      for (let i = 0; i < 5; i++) {
+        await register(await newPeer(), 'ns')
+      }
+
+      const peer = peers[0]
+      expect((await discover(peer, { ns: 'ns' })).registrations).to.have.lengthOf(3)
+      expect((await discover(peer, { ns: 'ns', limit: 0n })).registrations).to.have.lengthOf(3)
+      expect((await discover(peer, { ns: 'ns', limit: 1000n })).registrations).to.have.lengthOf(3)
+      expect((await discover(peer, { ns: 'ns', limit: 2n ** 64n - 1n })).registrations).to.have.lengthOf(3)
+      expect((await discover(peer, { ns: 'ns', limit: 2n })).registrations).to.have.lengthOf(2)
+    })
+  })
+
+  describe('unregister', () => {
+    beforeEach(async () => {
+      await startPoint()
+    })
+
+    it('removes the registration and sends no response', async () => {
+      const peer = await newPeer()
+      await register(peer, 'ns')
+
+      const stream = await open(peer)
+      await stream.write({ type: MessageType.UNREGISTER, unregister: { ns: 'ns' } })
+      await stream.stream.close()
+
+      // the point closes its end without writing anything
+      const chunks = []
+      for await (const chunk of stream.stream) {
+        chunks.push(chunk)
+      }
+      expect(chunks).to.be.empty()
+
+      expect((await discover(peer, { ns: 'ns' })).registrations).to.be.empty()
+    })
+
+    it('is a no-op for a namespace the peer is not in, and only removes the sender', async () => {
+      const peer = await newPeer()
+      const other = await newPeer()
+      await register(peer, 'ns')
+
+      const stream = await open(other)
+      await stream.write({ type: MessageType.UNREGISTER, unregister: { ns: 'ns' } })
+      await stream.write({ type: MessageType.UNREGISTER, unregister: { ns: 'unknown' } })
+      const response = await stream.request({ type: MessageType.DISCOVER, discover: { ns: 'ns' } })
+      await stream.stream.close()
+
+      expect(response.discoverResponse?.registrations).to.have.lengthOf(1)
+    })
+  })
+
+  describe('discover', () => {
+    beforeEach(async () => {
+      await startPoint()
+    })
+
+    it('lists every namespace when the namespace is absent or empty', async () => {
+      const a = await newPeer()
+      const b = await newPeer()
+      await register(a, 'one')
+      await register(b, 'two')
+
+      for (const ns of [undefined, '']) {
+        const found = await discover(a, { ns })
+        expect(found.registrations.map(r => r.ns)).to.deep.equal(['one', 'two'])
+      }
+    })
+
+    it('refuses a namespace over 255 bytes with E_INVALID_NAMESPACE', async () => {
+      const found = await discover(await newPeer(), { ns: 'x'.repeat(256) })
+      expect(found.status).to.equal(ResponseStatus.E_INVALID_NAMESPACE)
+      expect(found.registrations).to.be.empty()
+    })
+
+    it('returns only registrations added or refreshed since the cookie', async () => {
+      const [a, b, c] = [await newPeer(), await newPeer(), await newPeer()]
+      await register(a, 'ns')
+      await register(b, 'ns')
+
+      const first = await discover(c, { ns: 'ns' })
+      expect(peerIdsOf(first, peers)).to.deep.equal([0, 1])
+
+      const nothingNew = await discover(c, { ns: 'ns', cookie: first.cookie })
+      expect(nothingNew.registrations).to.be.empty()
+      expect(nothingNew.cookie).to.have.property('byteLength').that.is.greaterThan(0)
+
+      await register(c, 'ns')
+      await register(a, 'ns', { ttl: 600n })
+
+      const news = await discover(c, { ns: 'ns', cookie: nothingNew.cookie })
+      expect(peerIdsOf(news, peers)).to.deep.equal([2, 0])
+
+      // the earlier cookie is still valid and sees the same news
+      const again = await discover(c, { ns: 'ns', cookie: first.cookie })
+      expect(peerIdsOf(again, peers)).to.deep.equal([2, 0])
+    })
+
+    it('pages with limit and cookie', async () => {
+      for (let i = 0; i < 7; i++) {
+        await register(await newPeer(), 'ns')
+      }
+
+      const seen: number[] = []
+      let cookie: Uint8Array | undefined
+      const pageSizes: number[] = []
+
+      for (let i = 0; i < 5; i++) {
+        const page = await discover(peers[0], { ns: 'ns', limit: 3n, cookie: cookie as Uint8Array<ArrayBuffer> })
+        pageSizes.push(page.registrations.length)
+        seen.push(...peerIdsOf(page, peers))
+        cookie = page.cookie
+      }
+
+      expect(pageSizes).to.deep.equal([3, 3, 1, 0, 0])
+      expect(seen).to.deep.equal([0, 1, 2, 3, 4, 5, 6])
+    })
+
+    it('scopes cookies to their namespace', async () => {
+      const peer = await newPeer()
+      await register(peer, 'a')
+
+      const fromA = await discover(peer, { ns: 'a' })
+      const usedOnB = await discover(peer, { ns: 'b', cookie: fromA.cookie })
+      expect(usedOnB.status).to.equal(ResponseStatus.E_INVALID_COOKIE)
+      expect(usedOnB.statusText).to.include('cookie')
+
+      const usedOnAll = await discover(peer, { cookie: fromA.cookie })
+      expect(usedOnAll.status).to.equal(ResponseStatus.E_INVALID_COOKIE)
+    })
+
+    it('refuses forged and malformed cookies with E_INVALID_COOKIE', async () => {
+      const peer = await newPeer()
+      await register(peer, 'ns')
+      const { cookie } = await discover(peer, { ns: 'ns' })
+
+      const forged = (cookie as Uint8Array<ArrayBuffer>).slice()
+      // claim to have seen nothing: sequence 0
+      forged.fill(0, 1, 9)
+
+      for (const bad of [forged, uint8ArrayFromString('garbage'), (cookie as Uint8Array<ArrayBuffer>).slice(0, 10)]) {
+        const response = await discover(peer, { ns: 'ns', cookie: bad })
+        expect(response.status).to.equal(ResponseStatus.E_INVALID_COOKIE)
+        expect(response.registrations).to.be.empty()
+      }
+    })
+
+    it('refuses cookies of another point', async () => {
+      const peer = await newPeer()
+      await register(peer, 'ns')
+      const { cookie } = await discover(peer, { ns: 'ns' })
+
+      await startPoint()
+
+      expect((await discover(peer, { ns: 'ns', cookie })).status).to.equal(ResponseStatus.E_INVALID_COOKIE)
+    })
+
+    it('keeps cookies valid across points that share the store and the secret', async () => {
+      const { MemoryRegistrationStore } = await import('../../src/index.ts')
+      const store = new MemoryRegistrationStore()
+      const cookieSecret = new Uint8Array(32).fill(7)
+      await startPoint({ store, cookieSecret })
+
+      const peer = await newPeer()
+      await register(peer, 'ns')
+      const { cookie } = await discover(peer, { ns: 'ns' })
+
+      await startPoint({ store, cookieSecret })
+      const other = await newPeer()
+      await register(other, 'ns')
+
+      const response = await discover(peer, { ns: 'ns', cookie })
+      expect(response.status).to.equal(ResponseStatus.OK)
+      expect(peerIdsOf(response, peers)).to.deep.equal([1])
+    })
+
+    it('gives discover-all its own cookie, spanning namespaces', async () => {
+      const peer = await newPeer()
+      await register(peer, 'a')
+      const all = await discover(peer, {})
+
+      await register(peer, 'b')
+      const news = await discover(peer, { cookie: all.cookie })
+      expect(news.registrations.map(r => r.ns)).to.deep.equal(['b'])
+      expect((await discover(peer, { ns: 'b', cookie: all.cookie })).status).to.equal(ResponseStatus.E_INVALID_COOKIE)
+    })
+  })
+
+  describe('expiry', () => {
+    it('never serves an expired registration (fake clock)', async () => {
+      const clock = sinon.useFakeTimers({ now: Date.now(), toFake: ['Date'] })
+      await startPoint()
+      const peer = await newPeer()
+      await register(peer, 'ns', { ttl: 120n })
+
+      clock.tick(60_000)
+      const half = await discover(peer, { ns: 'ns' })
+      expect(half.registrations).to.have.lengthOf(1)
+      expect(half.registrations[0].ttl).to.equal(60n)
+
+      clock.tick(59_500)
+      const last = await discover(peer, { ns: 'ns' })
+      // never 0, which reads as "absent"
+      expect(last.registrations[0].ttl).to.equal(1n)
+
+      clock.tick(500)
+      expect((await discover(peer, { ns: 'ns' })).registrations).to.be.empty()
+      expect((await discover(peer, {})).registrations).to.be.empty()
+    })
+
+    it('lets a real one-second registration lapse', async () => {
+      await startPoint({ minTtl: 1000 })
+      const peer = await newPeer()
+      const registered = Date.now()
+      expect((await register(peer, 'ns', { ttl: 1n })).ttl).to.equal(1n)
+      expect((await discover(peer, { ns: 'ns' })).registrations).to.have.lengthOf(1)
+
+      await new Promise(resolve => setTimeout(resolve, registered + 1000 - Date.now() + 10))
+
+      expect((await discover(peer, { ns: 'ns' })).registrations).to.be.empty()
+    })
+
+    it('frees the slot of an expired registration for the caps', async () => {
+      const clock = sinon.useFakeTimers({ now: Date.now(), toFake: ['Date'] })
+      await startPoint({ maxRegistrations: 1 })
+      await register(await newPeer(), 'ns', { ttl: 60n })
+
+      expect((await register(await newPeer(), 'ns')).status).to.equal(ResponseStatus.E_UNAVAILABLE)
+      clock.tick(60_000)
+      expect((await register(await newPeer(), 'ns')).status).to.equal(ResponseStatus.OK)
+    })
+  })
+
+  describe('streams', () => {
+    it('serves many requests on one stream, as go clients send them', async () => {
+      await startPoint()
+      const peer = await newPeer()
+      const stream = await open(peer)
+
+      const registered = await stream.request({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record } })
+      expect(registered.registerResponse?.status).to.equal(ResponseStatus.OK)
+
+      const found = await stream.request({ type: MessageType.DISCOVER, discover: { ns: 'ns' } })
+      expect(found.discoverResponse?.registrations).to.have.lengthOf(1)
+
+      await stream.write({ type: MessageType.UNREGISTER, unregister: { ns: 'ns' } })
+
+      const after = await stream.request({ type: MessageType.DISCOVER, discover: { ns: 'ns' } })
+      expect(after.discoverResponse?.registrations).to.be.empty()
+
+      await stream.stream.close()
+    })
+
+    it('answers requests written back to back in one chunk', async () => {
+      await startPoint()
+      const peer = await newPeer()
+      const stream = await open(peer)
+      const frames = [
+        Message.encode({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record } }),
+        Message.encode({ type: MessageType.DISCOVER, discover: { ns: 'ns' } })
+      ].flatMap(bytes => [varint.encode(bytes.byteLength), bytes])
+      stream.stream.send(Uint8Array.from(frames.flatMap(bytes => [...bytes])))
+
+      expect((await stream.read()).registerResponse?.status).to.equal(ResponseStatus.OK)
+      expect((await stream.read()).discoverResponse?.registrations).to.have.lengthOf(1)
+      await stream.stream.close()
+    })
+
+    it('serves a one-request stream and closes its end after the remote closes', async () => {
+      await startPoint()
+      const peer = await newPeer()
+      const stream = await open(peer)
+      const closed = pEvent(stream.stream, 'close')
+
+      await stream.write({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record } })
+      await stream.stream.close()
+      expect((await stream.read()).registerResponse?.status).to.equal(ResponseStatus.OK)
+
+      await closed
+      expect(stream.stream.status).to.equal('closed')
+    })
+
+    it('closes a stream that sends no request within the timeout', async () => {
+      await startPoint({ timeout: 100 })
+      const peer = await newPeer()
+      const stream = await open(peer)
+
+      const closed = await pEvent<'close', StreamCloseEvent>(stream.stream, 'close')
+      expect(closed.error).to.have.property('name', 'StreamResetError')
+    })
+
+    const badInputs: Array<[string, Uint8Array]> = [
+      ['garbage bytes', Uint8Array.from([0x05, 0xff, 0xff, 0xff, 0xff, 0xff])],
+      ['a length prefix over maxMessageSize', Uint8Array.from([...varint.encode(1024 * 1024 * 1024), 1, 2, 3])],
+      ['a length prefix that never ends', new Uint8Array(64).fill(0xff)],
+      ['a message with an unknown type', Uint8Array.from([0x02, 0x08, 0x09])],
+      ['a response sent as a request', Uint8Array.from([0x02, 0x08, 0x01])]
+    ]
+
+    for (const [name, bytes] of badInputs) {
+      it(`resets the stream on ${name} and keeps serving other peers`, async () => {
+        await startPoint()
+        const bad = await newPeer()
+        const stream = await open(bad)
+
+        const closed = pEvent(stream.stream, 'close')
+        stream.stream.send(bytes)
+        await closed
+
+        const good = await newPeer()
+        expect((await register(good, 'ns')).status).to.equal(ResponseStatus.OK)
+        // the bad peer's connection still works too
+        expect((await register(bad, 'ns')).status).to.equal(ResponseStatus.OK)
+      })
+    }
+
+    it('survives a truncated frame followed by a close', async () => {
+      await startPoint()
+      const bad = await newPeer()
+      const stream = await open(bad)
+      const frame = Message.encode({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: bad.record } })
+
+      const closed = pEvent(stream.stream, 'close')
+      stream.stream.send(Uint8Array.from([...varint.encode(frame.byteLength), ...frame.subarray(0, 10)]))
+      await stream.stream.close()
+      await closed
+
+      expect((await register(await newPeer(), 'ns')).status).to.equal(ResponseStatus.OK)
+      expect((await discover(bad, { ns: 'ns' })).registrations).to.have.lengthOf(1)
+    })
+
+    it('survives a stream reset mid-request', async () => {
+      await startPoint()
+      const bad = await newPeer()
+      const stream = await open(bad)
+
+      stream.stream.send(Uint8Array.from([0x40, 0x08]))
+      stream.stream.abort(new Error('gone'))
+
+      expect((await register(await newPeer(), 'ns')).status).to.equal(ResponseStatus.OK)
+    })
+
+    it('handles a custom protocol id', async () => {
+      await startPoint({ protocol: '/custom/rendezvous/1.0.0' })
+      const peer = await newPeer()
+
+      await expect(peer.node.dialProtocol(point.getMultiaddrs()[0], PROTOCOL)).to.eventually.be.rejected()
+      const stream = await openRendezvousStream(peer.node, point, '/custom/rendezvous/1.0.0')
+      const response = await stream.request({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record } })
+      expect(response.registerResponse?.status).to.equal(ResponseStatus.OK)
+    })
+
+    it('stops handling the protocol on stop', async () => {
+      await startPoint()
+      const peer = await newPeer()
+      await point.services.rendezvousServer.stop()
+
+      await expect(open(peer)).to.eventually.be.rejected()
+    })
+  })
+
+  describe('options', () => {
+    const invalid: Array<[RendezvousServerInit, string]> = [
+      [{ minTtl: 500 }, 'minTtl'],
+      [{ minTtl: 120_000, maxTtl: 60_000 }, 'maxTtl'],
+      [{ defaultTtl: 30_000 }, 'defaultTtl'],
+      [{ maxRegistrationsPerPeer: 0 }, 'maxRegistrationsPerPeer'],
+      [{ maxDiscoverLimit: 1.5 }, 'maxDiscoverLimit'],
+      [{ timeout: -1 }, 'timeout'],
+      [{ cookieSecret: new Uint8Array(8) }, 'cookieSecret']
+    ]
+
+    for (const [init, option] of invalid) {
+      it(`rejects an invalid ${option} naming it`, async () => {
+        await expect(createNode({ services: { rendezvousServer: rendezvousServer(init) } }))
+          .to.eventually.be.rejected.with.property('option', option)
+      })
+    }
+  })
+})
