@@ -93,3 +93,41 @@ export const DEFAULT_EXPIRY_INTERVAL = 10 * SECOND
  * million expiring together never block the event loop for long
  */
 export const EXPIRY_BATCH_SIZE = 10_000
+
+/**
+ * How often a client polls each namespace at each point by default (ms)
+ */
+export const DEFAULT_DISCOVER_INTERVAL = MINUTE
+
+/**
+ * The page size a client asks for by default
+ */
+export const DEFAULT_DISCOVER_LIMIT = 100
+
+/**
+ * At most this many pages are fetched back to back in one poll, so a point
+ * that always returns full pages cannot keep a client busy forever
+ */
+export const MAX_PAGES_PER_POLL = 100
+
+/**
+ * How many discovered peers a client remembers by default
+ */
+export const DEFAULT_MAX_PEERS = 10_000
+
+/**
+ * The cap of a client's backoff between attempts to reach a point (ms)
+ */
+export const DEFAULT_MAX_RECONNECT_DELAY = MINUTE
+
+/**
+ * A client registers again when this share of the granted TTL has passed,
+ * leaving a fifth of the TTL as margin (24 min of 2 h, 12 s of 60 s)
+ */
+export const REFRESH_RATIO = 0.8
+
+/**
+ * How long a client waits for its own addresses to settle before it
+ * registers again with the new ones (ms)
+ */
+export const ADDRESS_CHANGE_DEBOUNCE = SECOND

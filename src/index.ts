@@ -32,7 +32,9 @@
  * ```
  */
 
-import { RendezvousServer } from './server/rendezvous-server.ts'
+import { RendezvousDiscovery, resolveRendezvousInit } from './client/rendezvous-discovery.ts'
+import { RendezvousServer, resolveServerInit } from './server/rendezvous-server.ts'
+import type { Rendezvous, RendezvousComponents, RendezvousInit } from './client/rendezvous-discovery.ts'
 import type { RendezvousServerComponents, RendezvousServerInit } from './server/rendezvous-server.ts'
 
 export { PROTOCOL, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_TIMEOUT } from './constants.ts'
@@ -42,11 +44,25 @@ export { MemoryRegistrationStore } from './server/memory-store.ts'
 export type { MemoryRegistrationStoreInit } from './server/memory-store.ts'
 export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
 export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }
+export type { Rendezvous, RendezvousComponents, RendezvousInit }
+export type { RegisterOptions, DiscoverOptions, DiscoveredPeer } from './client/rendezvous-discovery.ts'
+
+/**
+ * Creates the rendezvous discovery component, to be placed in the
+ * `peerDiscovery` list of a libp2p node, or in its `services` to also reach
+ * its API as `node.services.rendezvous`. Throws `InvalidOptionError` naming
+ * the first bad option.
+ */
+export function rendezvous (init: RendezvousInit): (components: RendezvousComponents) => Rendezvous {
+  resolveRendezvousInit(init)
+  return (components) => new RendezvousDiscovery(components, init)
+}
 
 /**
  * Creates a rendezvous point service, to be placed in the `services` of a
- * libp2p node
+ * libp2p node. Throws `InvalidOptionError` naming the first bad option.
  */
 export function rendezvousServer (init: RendezvousServerInit = {}): (components: RendezvousServerComponents) => RendezvousServer {
+  resolveServerInit(init)
   return (components) => new RendezvousServer(components, init)
 }

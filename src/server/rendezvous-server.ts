@@ -9,6 +9,8 @@ import {
   DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_TIMEOUT, DEFAULT_TTL, PROTOCOL, SECOND
 } from '../constants.ts'
 import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidTTLError, NotAuthorizedError, RendezvousError } from '../errors.ts'
+import { isNamespaceTooLong } from '../namespace.ts'
+import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
 import { openSignedPeerRecord } from '../signed-peer-record.ts'
 import { CookieCodec } from './cookie.ts'
@@ -128,8 +130,6 @@ export interface RendezvousServerComponents {
   metrics?: Metrics
 }
 
-const utf8 = new TextEncoder()
-
 type RequestType = 'register' | 'unregister' | 'discover'
 
 /**
@@ -164,7 +164,7 @@ export class RendezvousServer implements Startable {
   constructor (components: RendezvousServerComponents, init: RendezvousServerInit = {}) {
     this.components = components
     this.log = components.logger.forComponent('libp2p:rendezvous:server')
-    const options = resolveOptions(init)
+    const options = resolveServerInit(init)
     this.protocol = options.protocol
     this.minTtl = options.minTtl
     this.maxTtl = options.maxTtl
@@ -450,9 +450,7 @@ export class RendezvousServer implements Startable {
   private checkNamespace (namespace: string | undefined): string {
     namespace ??= ''
 
-    // UTF-8 never takes fewer bytes than UTF-16 code units, so the cheap
-    // length check catches most over-long namespaces before encoding
-    if (namespace.length > this.maxNamespaceLength || utf8.encode(namespace).byteLength > this.maxNamespaceLength) {
+    if (isNamespaceTooLong(namespace, this.maxNamespaceLength)) {
       throw new InvalidNamespaceError(`namespace is longer than ${this.maxNamespaceLength} bytes`)
     }
 
@@ -464,7 +462,7 @@ export class RendezvousServer implements Startable {
  * The options with their defaults, checked: throws `InvalidOptionError`
  * naming the first bad one
  */
-function resolveOptions (init: RendezvousServerInit): Required<Omit<RendezvousServerInit, 'store' | 'cookieSecret'>> {
+export function resolveServerInit (init: RendezvousServerInit): Required<Omit<RendezvousServerInit, 'store' | 'cookieSecret'>> {
   const options = {
     protocol: init.protocol ?? PROTOCOL,
     minTtl: positiveInteger('minTtl', init.minTtl ?? DEFAULT_MIN_TTL),
@@ -496,12 +494,4 @@ function resolveOptions (init: RendezvousServerInit): Required<Omit<RendezvousSe
   }
 
   return options
-}
-
-function positiveInteger (option: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidOptionError(option, `must be a positive integer, got ${value}`)
-  }
-
-  return value
 }

@@ -4,7 +4,7 @@ import sinon from 'sinon'
 import * as varint from 'uint8-varint'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { PROTOCOL } from '../../src/constants.ts'
-import { rendezvousServer } from '../../src/index.ts'
+import { InvalidOptionError, rendezvousServer } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
 import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
 import type { RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
@@ -615,8 +615,7 @@ describe('rendezvous server', () => {
 
     for (const [init, option] of invalid) {
       it(`rejects an invalid ${option} naming it`, async () => {
-        await expect(createNode({ services: { rendezvousServer: rendezvousServer(init) } }))
-          .to.eventually.be.rejected.with.property('option', option)
+        expect(() => rendezvousServer(init)).to.throw(InvalidOptionError).with.property('option', option)
       })
     }
   })
