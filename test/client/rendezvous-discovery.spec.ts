@@ -1,10 +1,12 @@
 import tests from '@libp2p/interface-compliance-tests/peer-discovery'
+import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { RendezvousDiscovery } from '../../src/client/rendezvous-discovery.ts'
 import { InvalidOptionError, InvalidTTLError, MemoryRegistrationStore, rendezvous, rendezvousServer } from '../../src/index.ts'
-import { createNode, newPrivateKey } from '../fixtures/nodes.ts'
+import { Message } from '../../src/pb/rendezvous.ts'
+import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
 import type { Rendezvous, RendezvousInit, RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -223,6 +225,60 @@ describe('rendezvous discovery', () => {
     await point.store.until(() => new Set(point.store.puts.map(put => put.peerId)).size === 2)
     expect(point.store.count()).to.equal(2)
     expect(point.store.puts.map(put => put.peerId).sort()).to.deep.equal(clients.map(client => client.peerId.toString()).sort())
+
+    // the old cookies are refused by the new point, so polling starts over
+    // and a newcomer is still found
+    const events = recordDiscoveries(clients[0])
+    const newcomer = await newClient()
+    while (!events.some(event => event.id.equals(newcomer.peerId))) {
+      await pEvent(findDiscovery(clients[0]), 'peer')
+    }
+  })
+
+  it('emits a peer again when it returns after its registration lapsed', async () => {
+    await point.node.stop()
+    point = await startPoint({ minTtl: 1000 })
+    const b = await newClient()
+    const events = recordDiscoveries(b)
+    const privateKey = await newPrivateKey()
+    const a = await createNode({ privateKey })
+    nodes.push(a)
+
+    const registerA = async (): Promise<number> => {
+      const stream = await openRendezvousStream(a, point.node)
+      await stream.request({ type: Message.MessageType.REGISTER, register: { ns: 'ns', ttl: 1n, signedPeerRecord: await signedPeerRecord(privateKey, a.getMultiaddrs()) } })
+      await stream.stream.close()
+      return Date.now() + 1000
+    }
+
+    const lapsesAt = await registerA()
+    await discovered(b, 1, events)
+
+    // past the lapse, A registers again, with the same addresses
+    await new Promise(resolve => setTimeout(resolve, lapsesAt - Date.now() + 50))
+    await registerA()
+
+    while (events.filter(event => event.id.equals(a.peerId)).length < 2) {
+      await pEvent(findDiscovery(b), 'peer')
+    }
+  })
+
+  it('keeps a REGISTER under 4096 bytes by leaving addresses out', async () => {
+    const announce = Array.from({ length: 120 }, (_, i) => `/dns4/host-${i}.a-rather-long-domain-name.example.com/tcp/4001/ws`)
+    const node = await createNode({
+      addresses: { announce },
+      peerDiscovery: [rendezvous({ rendezvousPoints: [point.address], namespaces: ['ns'] })]
+    })
+    nodes.push(node)
+
+    await point.store.until(() => point.store.puts.some(put => put.peerId === node.peerId.toString()))
+    const page = await point.store.discover({ namespace: 'ns', after: 0, limit: 10, now: Date.now() })
+    const record = page.registrations[0].signedPeerRecord
+    const envelope = await RecordEnvelope.openAndCertify(record, PeerRecord.DOMAIN)
+    const addresses = PeerRecord.createFromProtobuf(envelope.payload).multiaddrs
+
+    expect(addresses.length).to.be.greaterThan(10).and.lessThan(announce.length)
+    expect(Message.encode({ type: Message.MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: record, ttl: 7200n } }).byteLength).to.be.at.most(4096)
   })
 
   it('retries a point that is down at start with growing delays, and uses it once it is up', async function () {
