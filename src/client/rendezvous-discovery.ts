@@ -412,38 +412,18 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     let remaining = limit
 
     for (const point of this.points) {
-      let cookie: Uint8Array<ArrayBuffer> | undefined
-
       try {
-        while (remaining > 0) {
-          const pageLimit = Math.min(remaining, this.discoverLimit)
-          const page = await sendDiscover(this.requestContext, point.multiaddr, { namespace, limit: pageLimit, cookie }, this.requestOptions(signal))
-          cookie = page.cookie
-
-          for (const registration of page.registrations) {
-            const record = await this.openRegistration(registration.signedPeerRecord)
-
-            if (record == null || seen.has(record.peerId.toString())) {
-              continue
-            }
-
-            seen.add(record.peerId.toString())
-            remaining--
-            yield {
-              id: record.peerId,
-              multiaddrs: record.multiaddrs,
-              signedPeerRecord: registration.signedPeerRecord,
-              ns: registration.namespace,
-              ttl: registration.ttl
-            }
-
-            if (remaining === 0) {
-              return
-            }
+        for await (const peer of this.discoverAt(point, namespace, remaining, signal)) {
+          if (seen.has(peer.id.toString())) {
+            continue
           }
 
-          if (page.registrations.length < pageLimit || cookie == null) {
-            break
+          seen.add(peer.id.toString())
+          remaining--
+          yield peer
+
+          if (remaining === 0) {
+            return
           }
         }
       } catch (err: any) {
@@ -455,6 +435,40 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
 
     if (errors.length === this.points.length) {
       throw errors.find(err => err instanceof RendezvousError) ?? errors[0]
+    }
+  }
+
+  /**
+   * Pages through a namespace at one point with cookies, yielding up to
+   * `limit` registrations that verify
+   */
+  private async * discoverAt (point: Point, namespace: string, limit: number, signal?: AbortSignal): AsyncGenerator<DiscoveredPeer> {
+    let cookie: Uint8Array<ArrayBuffer> | undefined
+    let remaining = limit
+
+    while (remaining > 0) {
+      const pageLimit = Math.min(remaining, this.discoverLimit)
+      const page = await sendDiscover(this.requestContext, point.multiaddr, { namespace, limit: pageLimit, cookie }, this.requestOptions(signal))
+      cookie = page.cookie
+
+      for (const registration of page.registrations) {
+        const record = await this.openRegistration(registration.signedPeerRecord)
+
+        if (record != null) {
+          remaining--
+          yield {
+            id: record.peerId,
+            multiaddrs: record.multiaddrs,
+            signedPeerRecord: registration.signedPeerRecord,
+            ns: registration.namespace,
+            ttl: registration.ttl
+          }
+        }
+      }
+
+      if (page.registrations.length < pageLimit || cookie == null) {
+        return
+      }
     }
   }
 

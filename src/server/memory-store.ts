@@ -43,11 +43,11 @@ export class MemoryRegistrationStore implements RegistrationStore {
   private lastSequence = Date.now() * 1000
 
   constructor (init: MemoryRegistrationStoreInit = {}) {
-    this.sweep = repeatingTask(async () => {
-      // reclaim in batches, yielding between them, so a mass expiry does not
-      // stall requests
-      while (this.removeExpired(Date.now(), EXPIRY_BATCH_SIZE) === EXPIRY_BATCH_SIZE) {
-        await new Promise(resolve => setTimeout(resolve, 0))
+    this.sweep = repeatingTask(async (options) => {
+      // reclaim in batches, yielding to requests between them, so a mass
+      // expiry does not stall them
+      while (options?.signal?.aborted !== true && this.removeExpired(Date.now(), EXPIRY_BATCH_SIZE) === EXPIRY_BATCH_SIZE) {
+        await yieldToEventLoop(options?.signal)
       }
     }, init.expiryInterval ?? DEFAULT_EXPIRY_INTERVAL)
   }
@@ -65,8 +65,10 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
+    const now = Date.now()
+
     // expired registrations must not count against the caps
-    this.removeExpired(Date.now(), EXPIRY_BATCH_SIZE)
+    this.removeExpired(now, EXPIRY_BATCH_SIZE)
 
     let peerRegistrations = this.byPeer.get(registration.peerId)
     const existing = peerRegistrations?.get(registration.namespace)
@@ -75,6 +77,17 @@ export class MemoryRegistrationStore implements RegistrationStore {
       this.remove(existing)
       peerRegistrations = this.byPeer.get(registration.peerId)
     } else {
+      if (peerRegistrations != null && peerRegistrations.size >= limits.maxRegistrationsPerPeer) {
+        // the batch above may not have reached this peer's expired ones
+        for (const stored of peerRegistrations.values()) {
+          if (stored.expiresAt <= now) {
+            this.remove(stored)
+          }
+        }
+
+        peerRegistrations = this.byPeer.get(registration.peerId)
+      }
+
       if ((peerRegistrations?.size ?? 0) >= limits.maxRegistrationsPerPeer) {
         throw new NotAuthorizedError(`peer is registered in ${limits.maxRegistrationsPerPeer} namespaces, the most allowed`)
       }
@@ -197,6 +210,21 @@ export class MemoryRegistrationStore implements RegistrationStore {
     this.lastSequence = Math.max(this.lastSequence + 1, Date.now() * 1000)
     return this.lastSequence
   }
+}
+
+/**
+ * Resolves on a later turn of the event loop, or at once when `signal` aborts
+ */
+async function yieldToEventLoop (signal?: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, 0)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }
 
 function toRegistration (stored: StoredRegistration): Registration {

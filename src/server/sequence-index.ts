@@ -56,7 +56,7 @@ export class SequenceIndex<T extends Sequenced> {
     const chunk = this.chunks[chunkIndex]
     const index = indexOfSequence(chunk, entry.sequence)
 
-    if (index === -1 || chunk[index].sequence !== entry.sequence) {
+    if (index === chunk.length || chunk[index].sequence !== entry.sequence) {
       return false
     }
 

@@ -1,0 +1,172 @@
+import { hmac } from '@noble/hashes/hmac.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { expect } from 'aegir/chai'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { COOKIE_LENGTH, CookieCodec } from '../../src/server/cookie.ts'
+
+const SECRET = Uint8Array.from({ length: 32 }, (_, i) => i + 1)
+const OTHER_SECRET = Uint8Array.from({ length: 32 }, (_, i) => 255 - i)
+
+const SEQUENCES = [
+  0,
+  1,
+  255,
+  256,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 32 + 1,
+  1_700_000_000_000_000,
+  Number.MAX_SAFE_INTEGER - 1,
+  Number.MAX_SAFE_INTEGER
+]
+
+/**
+ * Builds a cookie with a valid MAC under `secret` for any version byte and
+ * any 64-bit sequence, bypassing the checks `CookieCodec.encode` makes
+ */
+function forge (secret: Uint8Array, namespace: string, version: number, sequence: bigint): Uint8Array {
+  const cookie = new Uint8Array(COOKIE_LENGTH)
+  cookie[0] = version
+  new DataView(cookie.buffer).setBigUint64(1, sequence)
+
+  const mac = hmac.create(sha256, secret)
+    .update(cookie.subarray(0, 9))
+    .update(uint8ArrayFromString(namespace))
+    .digest()
+    .subarray(0, 16)
+
+  cookie.set(mac, 9)
+
+  return cookie
+}
+
+describe('cookie codec', () => {
+  let codec: CookieCodec
+
+  beforeEach(() => {
+    codec = new CookieCodec(SECRET)
+  })
+
+  it('has a cookie length of 25 bytes', () => {
+    expect(COOKIE_LENGTH).to.equal(25)
+  })
+
+  it('encodes cookies of COOKIE_LENGTH bytes', () => {
+    for (const sequence of SEQUENCES) {
+      expect(codec.encode('ns', sequence)).to.have.lengthOf(COOKIE_LENGTH)
+    }
+  })
+
+  it('encodes the version and the big-endian sequence', () => {
+    const cookie = codec.encode('ns', 0x0102030405)
+
+    expect(cookie[0]).to.equal(1)
+    expect([...cookie.subarray(1, 9)]).to.deep.equal([0, 0, 0, 1, 2, 3, 4, 5])
+  })
+
+  it('matches a cookie built independently', () => {
+    expect(codec.encode('ns', 42)).to.deep.equal(forge(SECRET, 'ns', 1, 42n))
+  })
+
+  it('round-trips sequences', () => {
+    for (const namespace of ['', 'a', 'waku/2/rs/0/0', 'ünïcödé']) {
+      for (const sequence of SEQUENCES) {
+        expect(codec.decode(namespace, codec.encode(namespace, sequence))).to.equal(sequence, `${namespace} ${sequence}`)
+      }
+    }
+  })
+
+  it('encodes deterministically and distinctly', () => {
+    expect(codec.encode('ns', 7)).to.deep.equal(codec.encode('ns', 7))
+    expect(codec.encode('ns', 7)).to.not.deep.equal(codec.encode('ns', 8))
+    expect(codec.encode('ns', 7)).to.not.deep.equal(codec.encode('nt', 7))
+  })
+
+  it('is accepted by another codec that shares the secret', () => {
+    const cookie = codec.encode('ns', 1234)
+
+    expect(new CookieCodec(Uint8Array.from(SECRET)).decode('ns', cookie)).to.equal(1234)
+  })
+
+  it('decodes a cookie that is a view into a larger buffer', () => {
+    const cookie = codec.encode('ns', 987654321)
+    const buffer = new Uint8Array(COOKIE_LENGTH + 13)
+    buffer.set(cookie, 7)
+
+    expect(codec.decode('ns', buffer.subarray(7, 7 + COOKIE_LENGTH))).to.equal(987654321)
+  })
+
+  it('rejects a cookie for another namespace', () => {
+    const cookie = codec.encode('ns', 100)
+
+    expect(codec.decode('other', cookie)).to.be.undefined()
+    expect(codec.decode('NS', cookie)).to.be.undefined()
+    expect(codec.decode('ns ', cookie)).to.be.undefined()
+    expect(codec.decode('', cookie)).to.be.undefined()
+  })
+
+  it('tells the discover-all namespace from a namespace', () => {
+    const all = codec.encode('', 100)
+    const a = codec.encode('a', 100)
+
+    expect(all).to.not.deep.equal(a)
+    expect(codec.decode('', all)).to.equal(100)
+    expect(codec.decode('a', all)).to.be.undefined()
+    expect(codec.decode('a', a)).to.equal(100)
+    expect(codec.decode('', a)).to.be.undefined()
+  })
+
+  it('rejects a cookie issued under another secret', () => {
+    const other = new CookieCodec(OTHER_SECRET)
+
+    for (const sequence of SEQUENCES) {
+      expect(codec.decode('ns', other.encode('ns', sequence))).to.be.undefined()
+      expect(other.decode('ns', codec.encode('ns', sequence))).to.be.undefined()
+    }
+  })
+
+  it('rejects a cookie with any single bit flipped', () => {
+    for (const sequence of [0, 12345, Number.MAX_SAFE_INTEGER]) {
+      const cookie = codec.encode('ns', sequence)
+
+      for (let bit = 0; bit < COOKIE_LENGTH * 8; bit++) {
+        const tampered = Uint8Array.from(cookie)
+        tampered[bit >>> 3] ^= 1 << (bit & 7)
+
+        expect(codec.decode('ns', tampered)).to.be.undefined(`sequence ${sequence}, bit ${bit}`)
+      }
+
+      // the original is untouched and still valid
+      expect(codec.decode('ns', cookie)).to.equal(sequence)
+    }
+  })
+
+  it('rejects a cookie of the wrong length', () => {
+    const cookie = codec.encode('ns', 5)
+
+    expect(codec.decode('ns', new Uint8Array(0))).to.be.undefined()
+    expect(codec.decode('ns', cookie.subarray(0, COOKIE_LENGTH - 1))).to.be.undefined()
+    expect(codec.decode('ns', cookie.subarray(0, 9))).to.be.undefined()
+
+    const longer = new Uint8Array(COOKIE_LENGTH + 1)
+    longer.set(cookie)
+    expect(codec.decode('ns', longer)).to.be.undefined()
+  })
+
+  it('rejects an unknown version even with a valid MAC', () => {
+    // sanity check: the forger produces cookies the codec accepts
+    expect(codec.decode('ns', forge(SECRET, 'ns', 1, 5n))).to.equal(5)
+
+    for (const version of [0, 2, 255]) {
+      expect(codec.decode('ns', forge(SECRET, 'ns', version, 5n))).to.be.undefined(`version ${version}`)
+    }
+  })
+
+  it('rejects a sequence beyond Number.MAX_SAFE_INTEGER even with a valid MAC', () => {
+    const max = BigInt(Number.MAX_SAFE_INTEGER)
+
+    expect(codec.decode('ns', forge(SECRET, 'ns', 1, max))).to.equal(Number.MAX_SAFE_INTEGER)
+    expect(codec.decode('ns', forge(SECRET, 'ns', 1, max + 1n))).to.be.undefined()
+    expect(codec.decode('ns', forge(SECRET, 'ns', 1, 2n ** 64n - 1n))).to.be.undefined()
+  })
+})
