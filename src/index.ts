@@ -41,6 +41,8 @@ export { PROTOCOL, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_MAX_NA
 export * from './errors.ts'
 export { Message } from './pb/rendezvous.ts'
 export { MemoryRegistrationStore } from './server/memory-store.ts'
+export { DatastoreRegistrationStore } from './server/datastore-store.ts'
+export type { DatastoreRegistrationStoreInit, DatastoreRegistrationStoreComponents } from './server/datastore-store.ts'
 export type { MemoryRegistrationStoreInit } from './server/memory-store.ts'
 export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
 export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }

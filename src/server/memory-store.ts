@@ -14,6 +14,12 @@ export interface MemoryRegistrationStoreInit {
    * @default 10_000
    */
   expiryInterval?: number
+
+  /**
+   * Called with each registration the store drops because it expired, e.g.
+   * to delete it from a backing datastore
+   */
+  onExpired?(registration: Registration): void
 }
 
 interface StoredRegistration extends Registration {
@@ -34,6 +40,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
   private readonly all = new SequenceIndex<StoredRegistration>()
   private readonly expiry = new ExpiryHeap<StoredRegistration>()
   private readonly sweep: RepeatingTask
+  private readonly onExpired?: (registration: Registration) => void
 
   /**
    * Sequences start at the clock in µs, so they keep increasing across
@@ -43,6 +50,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
   private lastSequence = Date.now() * 1000
 
   constructor (init: MemoryRegistrationStoreInit = {}) {
+    this.onExpired = init.onExpired
     this.sweep = repeatingTask(async (options) => {
       // reclaim in batches, yielding to requests between them, so a mass
       // expiry does not stall them
@@ -70,25 +78,21 @@ export class MemoryRegistrationStore implements RegistrationStore {
     // expired registrations must not count against the caps
     this.removeExpired(now, EXPIRY_BATCH_SIZE)
 
-    let peerRegistrations = this.byPeer.get(registration.peerId)
-    const existing = peerRegistrations?.get(registration.namespace)
+    const existing = this.byPeer.get(registration.peerId)?.get(registration.namespace)
 
     if (existing != null) {
       this.remove(existing)
-      peerRegistrations = this.byPeer.get(registration.peerId)
     } else {
-      if (peerRegistrations != null && peerRegistrations.size >= limits.maxRegistrationsPerPeer) {
+      if ((this.byPeer.get(registration.peerId)?.size ?? 0) >= limits.maxRegistrationsPerPeer) {
         // the batch above may not have reached this peer's expired ones
-        for (const stored of peerRegistrations.values()) {
+        for (const stored of this.byPeer.get(registration.peerId)?.values() ?? []) {
           if (stored.expiresAt <= now) {
-            this.remove(stored)
+            this.expire(stored)
           }
         }
-
-        peerRegistrations = this.byPeer.get(registration.peerId)
       }
 
-      if ((peerRegistrations?.size ?? 0) >= limits.maxRegistrationsPerPeer) {
+      if ((this.byPeer.get(registration.peerId)?.size ?? 0) >= limits.maxRegistrationsPerPeer) {
         throw new NotAuthorizedError(`peer is registered in ${limits.maxRegistrationsPerPeer} namespaces, the most allowed`)
       }
 
@@ -97,14 +101,45 @@ export class MemoryRegistrationStore implements RegistrationStore {
       }
     }
 
+    return toRegistration(this.insert({ ...registration, sequence: this.nextSequence() }))
+  }
+
+  /**
+   * Puts back registrations read from persistent storage, with the sequences
+   * they were written with, so cookies issued before a restart stay valid.
+   * Registrations must come in ascending sequence order; expired ones and
+   * ones superseded by a later sequence are skipped.
+   */
+  restore (registrations: Iterable<Registration>): void {
+    const now = Date.now()
+
+    for (const registration of registrations) {
+      const existing = this.byPeer.get(registration.peerId)?.get(registration.namespace)
+
+      if (registration.expiresAt <= now || (existing != null && existing.sequence >= registration.sequence)) {
+        continue
+      }
+
+      if (existing != null) {
+        this.remove(existing)
+      }
+
+      this.lastSequence = Math.max(this.lastSequence, registration.sequence)
+      this.insert(registration)
+    }
+  }
+
+  private insert (registration: Registration): StoredRegistration {
     const stored: StoredRegistration = {
       peerId: registration.peerId,
       namespace: registration.namespace,
       signedPeerRecord: registration.signedPeerRecord,
       expiresAt: registration.expiresAt,
-      sequence: this.nextSequence(),
+      sequence: registration.sequence,
       heapIndex: -1
     }
+
+    let peerRegistrations = this.byPeer.get(stored.peerId)
 
     if (peerRegistrations == null) {
       peerRegistrations = new Map()
@@ -124,7 +159,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
     this.all.append(stored)
     this.expiry.push(stored)
 
-    return toRegistration(stored)
+    return stored
   }
 
   async delete (peerId: string, namespace: string): Promise<void> {
@@ -173,11 +208,16 @@ export class MemoryRegistrationStore implements RegistrationStore {
         break
       }
 
-      this.remove(next)
+      this.expire(next)
       removed++
     }
 
     return removed
+  }
+
+  private expire (stored: StoredRegistration): void {
+    this.remove(stored)
+    this.onExpired?.(toRegistration(stored))
   }
 
   private remove (stored: StoredRegistration): void {

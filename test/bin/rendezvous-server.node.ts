@@ -1,0 +1,209 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { expect } from 'aegir/chai'
+import { createLibp2p } from 'libp2p'
+import { PROTOCOL } from '../../src/constants.ts'
+import { Message } from '../../src/pb/rendezvous.ts'
+import { newPrivateKey, signedPeerRecord } from '../fixtures/nodes.ts'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { ChildProcess } from 'node:child_process'
+
+// the built command, as `npm start` and the package's `bin` run it; `npm test`
+// builds first
+const COMMAND = new URL('../../dist/src/bin/rendezvous-server.js', import.meta.url).pathname
+
+interface RunningCommand {
+  child: ChildProcess
+  addresses: Multiaddr[]
+  stderr: string[]
+  exited: Promise<number | null>
+}
+
+/**
+ * Starts the command and resolves once it printed its addresses
+ */
+async function startCommand (args: string[]): Promise<RunningCommand> {
+  const child = spawn(process.execPath, [COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const stderr: string[] = []
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  createInterface({ input: child.stderr }).on('line', line => stderr.push(line))
+
+  const addresses: Multiaddr[] = []
+  const lines = createInterface({ input: child.stdout })
+
+  await new Promise<void>((resolve, reject) => {
+    lines.on('line', line => {
+      addresses.push(multiaddr(line))
+      resolve()
+    })
+    exited.then(code => { reject(new Error(`command exited with ${code}: ${stderr.join('\n')}`)) }, reject)
+  })
+
+  return { child, addresses, stderr, exited }
+}
+
+async function runCommand (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', chunk => { stdout += chunk })
+  child.stderr.on('data', chunk => { stderr += chunk })
+  const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
+  return { code, stdout, stderr }
+}
+
+describe('rendezvous-server command', function () {
+  this.timeout(60_000)
+
+  let dataDir: string
+  let running: RunningCommand[]
+  let clients: Libp2p[]
+
+  async function newClient (): Promise<{ node: Libp2p, privateKey: PrivateKey }> {
+    const privateKey = await newPrivateKey()
+    const node = await createLibp2p({
+      privateKey,
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()]
+    })
+    clients.push(node)
+    return { node, privateKey }
+  }
+
+  async function request (client: Libp2p, point: Multiaddr, message: Message): Promise<Message> {
+    const { pbStream } = await import('@libp2p/utils')
+    const stream = await client.dialProtocol(point, PROTOCOL)
+    const messages = pbStream(stream, { maxDataLength: 4 * 1024 * 1024 }).pb(Message)
+    await messages.write(message)
+    await stream.close()
+    return messages.read()
+  }
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'rendezvous-server-test-'))
+    running = []
+    clients = []
+  })
+
+  afterEach(async () => {
+    await Promise.all(clients.map(async client => client.stop()))
+    running.forEach(command => command.child.kill('SIGKILL'))
+    await Promise.all(running.map(async command => command.exited))
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('keeps acknowledged registrations, its peer id and its cookies across SIGKILL and restart', async () => {
+    const args = ['--listen', '/ip4/127.0.0.1/tcp/0', '--data', dataDir]
+    const first = await startCommand(args)
+    running.push(first)
+    const point = first.addresses[0]
+    expect(point.toString()).to.match(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+
+    const registered = []
+
+    for (let i = 0; i < 10; i++) {
+      const { node, privateKey } = await newClient()
+      const response = await request(node, point, {
+        type: Message.MessageType.REGISTER,
+        register: { ns: 'ns', ttl: 3600n, signedPeerRecord: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
+      })
+      expect(response.registerResponse?.status).to.equal(Message.ResponseStatus.OK)
+      registered.push(node.peerId.toString())
+    }
+
+    const before = await request(clients[0], point, { type: Message.MessageType.DISCOVER, discover: { ns: 'ns' } })
+    expect(before.discoverResponse?.registrations).to.have.lengthOf(10)
+
+    first.child.kill('SIGKILL')
+    await first.exited
+
+    const second = await startCommand(args)
+    running.push(second)
+    const restartedPoint = second.addresses[0]
+    expect(restartedPoint.getComponents().at(-1)?.value).to.equal(point.getComponents().at(-1)?.value)
+
+    const after = await request(clients[0], restartedPoint, { type: Message.MessageType.DISCOVER, discover: { ns: 'ns' } })
+    expect(after.discoverResponse?.status).to.equal(Message.ResponseStatus.OK)
+    const { PeerRecord, RecordEnvelope } = await import('@libp2p/peer-record')
+    const peers = await Promise.all((after.discoverResponse?.registrations ?? []).map(async registration => {
+      const envelope = await RecordEnvelope.openAndCertify(registration.signedPeerRecord as Uint8Array, PeerRecord.DOMAIN)
+      expect(Number(registration.ttl)).to.be.within(3000, 3600)
+      return PeerRecord.createFromProtobuf(envelope.payload).peerId.toString()
+    }))
+    expect(peers.sort()).to.deep.equal(registered.sort())
+
+    // the cookie from before the restart sees only what came after it
+    const { node, privateKey } = await newClient()
+    await request(node, restartedPoint, {
+      type: Message.MessageType.REGISTER,
+      register: { ns: 'ns', signedPeerRecord: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
+    })
+    const news = await request(clients[0], restartedPoint, { type: Message.MessageType.DISCOVER, discover: { ns: 'ns', cookie: before.discoverResponse?.cookie } })
+    expect(news.discoverResponse?.status).to.equal(Message.ResponseStatus.OK)
+    expect(news.discoverResponse?.registrations).to.have.lengthOf(1)
+  })
+
+  it('serves rendezvous metrics on --metrics-port', async () => {
+    const command = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--memory', '--metrics-port', '0'])
+    running.push(command)
+    const { node, privateKey } = await newClient()
+    await request(node, command.addresses[0], {
+      type: Message.MessageType.REGISTER,
+      register: { ns: 'ns', signedPeerRecord: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
+    })
+    await request(node, command.addresses[0], { type: Message.MessageType.DISCOVER, discover: { ns: 'ns', cookie: Uint8Array.from([1, 2, 3]) } })
+
+    const url = command.stderr.map(line => line.match(/metrics at (\S+)/)?.[1]).find(found => found != null)
+    expect(url).to.be.a('string')
+    const text = await (await fetch(url as string)).text()
+
+    expect(text).to.match(/^libp2p_rendezvous_server_registrations 1$/m)
+    expect(text).to.match(/^libp2p_rendezvous_server_requests_total\{type="register"\} 1$/m)
+    expect(text).to.match(/^libp2p_rendezvous_server_requests_total\{type="discover"\} 1$/m)
+    expect(text).to.match(/^libp2p_rendezvous_server_responses_total\{status="E_INVALID_COOKIE"\} 1$/m)
+  })
+
+  it('stops cleanly on SIGTERM', async () => {
+    const command = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--data', dataDir])
+    command.child.kill('SIGTERM')
+    expect(await command.exited).to.equal(0)
+  })
+
+  const badFlags: Array<[string[], RegExp]> = [
+    [['--min-ttl', 'abc'], /--min-ttl must be a positive integer, got "abc"/],
+    [['--max-registrations', '-5'], /--max-registrations/],
+    [['--no-such-flag'], /Unknown option '--no-such-flag'/],
+    [['--listen', 'not-a-multiaddr'], /--listen "not-a-multiaddr" is not a multiaddr/],
+    [['--metrics-port', '70000'], /--metrics-port must be a port number/],
+    [['--memory', '--data', '/tmp/x'], /exclude each other/],
+    [['--min-ttl', '600', '--max-ttl', '60'], /maxTtl/]
+  ]
+
+  for (const [args, message] of badFlags) {
+    it(`exits with code 2 and says what is wrong for ${args.join(' ')}`, async () => {
+      const { code, stderr } = await runCommand([...args, '--listen', '/ip4/127.0.0.1/tcp/0'])
+      expect(stderr).to.match(message)
+      expect(code).to.equal(2)
+    })
+  }
+
+  it('prints its usage and version', async () => {
+    const help = await runCommand(['--help'])
+    expect(help.code).to.equal(0)
+    expect(help.stdout).to.include('--max-registrations-per-peer')
+
+    const version = await runCommand(['--version'])
+    expect(version.code).to.equal(0)
+    expect(version.stdout.trim()).to.match(/^\d+\.\d+\.\d+/)
+  })
+})
