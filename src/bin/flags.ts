@@ -84,7 +84,7 @@ Options:
   --metrics-port <port>       serve Prometheus metrics on http://<metrics-host>:<port>/metrics
   --metrics-host <host>       address of the metrics server (default 127.0.0.1)
   --allow <multiaddr>         exempt this address from connection limits (repeatable)
-${[...SERVER_FLAGS, ...CONNECTION_FLAGS].map(f => `  --${f.flag} <n>`.padEnd(30) + `${f.help} (default ${f.default})`).join('\n')}
+${[...SERVER_FLAGS, ...CONNECTION_FLAGS].map(f => `  --${f.flag} <n>\n      ${f.help} (default ${f.default})`).join('\n')}
   --help                      print this text
   --version                   print the version
 `
