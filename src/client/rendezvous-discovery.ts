@@ -328,6 +328,7 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     for (const point of this.points) {
       this.clearTimers(point)
       point.connected = false
+      point.reconnecting = false
       point.cookies.clear()
       point.registerFailures.clear()
       point.pollFailures.clear()
@@ -528,7 +529,10 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     }
 
     point.reconnecting = true
-    const signal = this.shutdown.signal
+    // a stop() and start() while this loop winds down must not let it touch
+    // the next run's state
+    const shutdown = this.shutdown
+    const signal = shutdown.signal
 
     pRetry(async () => {
       await this.components.connectionManager.openConnection(point.multiaddr, this.requestOptions(signal))
@@ -544,12 +548,16 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
       }
     })
       .then(() => {
-        point.reconnecting = false
-        // peer:connect may have fired before the dial resolved, or not at all
-        // when a connection already existed
-        this.pointConnected(point)
+        if (shutdown === this.shutdown) {
+          point.reconnecting = false
+          // peer:connect may have fired before the dial resolved, or not at
+          // all when a connection already existed
+          this.pointConnected(point)
+        }
       }, () => {
-        point.reconnecting = false
+        if (shutdown === this.shutdown) {
+          point.reconnecting = false
+        }
       })
   }
 
@@ -662,10 +670,8 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     }
 
     const key = record.peerId.toString()
-    const known = this.peers.get(key)
 
-    if (known != null && known.expiresAt > Date.now() && known.seqNumber >= record.seqNumber) {
-      known.expiresAt = Math.max(known.expiresAt, expiresAt)
+    if (this.isKnown(key, record.seqNumber, expiresAt)) {
       return
     }
 
@@ -673,6 +679,11 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
       await this.components.peerStore.consumePeerRecord(signedPeerRecord, { expectedPeer: record.peerId })
     } catch (err: any) {
       this.log('could not store the record of %p - %e', record.peerId, err)
+      return
+    }
+
+    // another poll may have taken the same record while we stored it
+    if (!this.started || this.isKnown(key, record.seqNumber, expiresAt)) {
       return
     }
 
@@ -686,6 +697,21 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
         multiaddrs: record.multiaddrs
       }
     })
+  }
+
+  /**
+   * Whether the peer was emitted with this record or a newer one and its
+   * registration has not lapsed; if so, extends what is known of its expiry
+   */
+  private isKnown (key: string, seqNumber: bigint, expiresAt: number): boolean {
+    const known = this.peers.get(key)
+
+    if (known == null || known.expiresAt <= Date.now() || known.seqNumber < seqNumber) {
+      return false
+    }
+
+    known.expiresAt = Math.max(known.expiresAt, expiresAt)
+    return true
   }
 
   /**

@@ -168,6 +168,17 @@ describe('rendezvous discovery', () => {
     }
   })
 
+  it('emits a peer once when it is found in several namespaces polled at once', async () => {
+    const a = await newClient({ namespaces: ['one', 'two', 'three'], discoverNamespaces: [] })
+    const b = await newClient({ namespaces: [], discoverNamespaces: ['one', 'two', 'three'] })
+    const events = recordDiscoveries(b)
+    await discovered(b, 1, events)
+
+    const polls = point.store.discovers
+    await point.store.until(() => point.store.discovers >= polls + 15)
+    expect(events.map(event => event.id.toString())).to.deep.equal([a.peerId.toString()])
+  })
+
   it('announces its addresses in the peer record and puts certified addresses in the peer store', async () => {
     const [a, b] = [await newClient(), await newClient()]
     const events = recordDiscoveries(b)
