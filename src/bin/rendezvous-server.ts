@@ -179,7 +179,9 @@ async function version (): Promise<string> {
       if (pkg.name === 'libp2p-rendezvous') {
         return pkg.version
       }
-    } catch {}
+    } catch {
+      // no package.json here: look further up
+    }
   }
 
   return 'unknown'

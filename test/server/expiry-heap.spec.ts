@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import { ExpiryHeap } from '../../src/server/expiry-heap.ts'
+import { prng } from '../fixtures/prng.ts'
 import type { Expiring } from '../../src/server/expiry-heap.ts'
 
 interface Entry extends Expiring {
@@ -10,21 +11,6 @@ let nextId = 0
 
 function entry (expiresAt: number): Entry {
   return { expiresAt, heapIndex: -1, id: nextId++ }
-}
-
-/**
- * A small seeded PRNG (mulberry32) so the randomized tests are reproducible
- */
-function prng (seed: number): () => number {
-  let state = seed >>> 0
-
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /**

@@ -1,5 +1,6 @@
 import { expect } from 'aegir/chai'
 import { SequenceIndex } from '../../src/server/sequence-index.ts'
+import { prng } from '../fixtures/prng.ts'
 import type { Sequenced } from '../../src/server/sequence-index.ts'
 
 /**
@@ -27,21 +28,6 @@ function range (from: number, to: number): number[] {
   }
 
   return out
-}
-
-/**
- * A small seeded PRNG (mulberry32) so the randomized test is reproducible
- */
-function prng (seed: number): () => number {
-  let state = seed >>> 0
-
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 describe('sequence index', () => {
