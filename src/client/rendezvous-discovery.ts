@@ -238,7 +238,12 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
   private readonly onAddressChange: DebouncedFunction
   private shutdown = new AbortController()
   private started = false
-  private ownRecord?: { envelope: Uint8Array<ArrayBuffer>, addresses: string }
+  /**
+   * This node's sealed record and the addresses in it. The promise is kept,
+   * so registrations that start together share one record rather than each
+   * sealing its own with another sequence number.
+   */
+  private ownRecord?: { envelope: Promise<Uint8Array<ArrayBuffer>>, addresses: string }
 
   constructor (components: RendezvousComponents, init: RendezvousInit) {
     super()
@@ -572,7 +577,7 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
       const ttl = this.registrations.get(namespace) ?? this.ttl
       const granted = await sendRegister(this.requestContext, point.multiaddr, {
         namespace,
-        signedPeerRecord: await this.signedPeerRecord(namespace, options),
+        signedPeerRecord: await this.signedPeerRecord(),
         ttl
       }, this.requestOptions(options.signal))
 
@@ -759,34 +764,45 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
   }
 
   /**
-   * This node's signed peer record, resealed when its addresses change. The
-   * REGISTER carrying it stays under 4096 bytes, which nim and nwaku points
-   * read at most: addresses past that are left out.
+   * This node's signed peer record, resealed when its addresses change
    */
-  private async signedPeerRecord (namespace: string, options: AbortOptions): Promise<Uint8Array<ArrayBuffer>> {
+  private async signedPeerRecord (): Promise<Uint8Array<ArrayBuffer>> {
     const multiaddrs = this.ownAddresses()
     const addresses = multiaddrs.map(ma => ma.toString()).join(',')
 
     if (this.ownRecord?.addresses !== addresses) {
-      this.ownRecord = { envelope: await this.seal(multiaddrs, options), addresses }
+      const envelope = this.seal(multiaddrs)
+      this.ownRecord = { envelope, addresses }
+      // a failed seal is not cached
+      envelope.catch(() => {
+        if (this.ownRecord?.envelope === envelope) {
+          this.ownRecord = undefined
+        }
+      })
     }
 
-    let envelope = this.ownRecord.envelope
-
-    while (registerSize(namespace, envelope) > MAX_REGISTER_MESSAGE_SIZE && multiaddrs.length > 1) {
-      multiaddrs.pop()
-      this.log('signed peer record too large for a REGISTER, leaving out addresses past %d', multiaddrs.length)
-      envelope = await this.seal(multiaddrs, options)
-    }
-
-    return envelope
+    return this.ownRecord.envelope
   }
 
-  private async seal (multiaddrs: Multiaddr[], options: AbortOptions): Promise<Uint8Array<ArrayBuffer>> {
-    const record = new PeerRecord({ peerId: this.components.peerId, multiaddrs })
-    const envelope = await RecordEnvelope.seal(record, this.components.privateKey, options)
+  /**
+   * Seals a record that fits in a REGISTER of under 4096 bytes, which nim and
+   * nwaku points read at most, whatever the namespace: addresses past that
+   * are left out
+   */
+  private async seal (multiaddrs: Multiaddr[]): Promise<Uint8Array<ArrayBuffer>> {
+    const longestNamespace = 'x'.repeat(DEFAULT_MAX_NAMESPACE_LENGTH)
 
-    return envelope.marshal() as Uint8Array<ArrayBuffer>
+    while (true) {
+      const record = new PeerRecord({ peerId: this.components.peerId, multiaddrs })
+      const envelope = (await RecordEnvelope.seal(record, this.components.privateKey)).marshal() as Uint8Array<ArrayBuffer>
+
+      if (registerSize(longestNamespace, envelope) <= MAX_REGISTER_MESSAGE_SIZE || multiaddrs.length <= 1) {
+        return envelope
+      }
+
+      multiaddrs = multiaddrs.slice(0, -1)
+      this.log('signed peer record too large for a REGISTER, leaving out addresses past %d', multiaddrs.length)
+    }
   }
 
   private ownAddresses (): Multiaddr[] {
