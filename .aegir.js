@@ -18,6 +18,48 @@ export default {
   },
   test: {
     timeout: 30_000,
+    /**
+     * Browser nodes cannot listen, so the browser tests get a Node-side
+     * rendezvous point that is also a circuit relay, reachable over
+     * WebSockets on 127.0.0.1: browser peers register their relay addresses
+     * there and discover each other
+     */
+    async before (options) {
+      if (options.runner === 'node') {
+        return {}
+      }
+
+      const { noise } = await import('@chainsafe/libp2p-noise')
+      const { yamux } = await import('@chainsafe/libp2p-yamux')
+      const { circuitRelayServer } = await import('@libp2p/circuit-relay-v2')
+      const { identify } = await import('@libp2p/identify')
+      const { webSockets } = await import('@libp2p/websockets')
+      const { createLibp2p } = await import('libp2p')
+      const { rendezvousServer } = await import('./dist/src/index.js')
+
+      const point = await createLibp2p({
+        addresses: { listen: ['/ip4/127.0.0.1/tcp/0/ws'] },
+        transports: [webSockets()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        connectionManager: { inboundConnectionThreshold: 1000 },
+        services: {
+          identify: identify(),
+          relay: circuitRelayServer({ reservations: { maxReservations: 100 } }),
+          rendezvousServer: rendezvousServer()
+        }
+      })
+
+      return {
+        point,
+        env: {
+          RENDEZVOUS_POINT: point.getMultiaddrs()[0].toString()
+        }
+      }
+    },
+    async after (options, before) {
+      await before?.point?.stop()
+    },
     browser: {
       config: {
         // playwright-test spreads these into chromium.launchPersistentContext()

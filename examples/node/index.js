@@ -1,3 +1,4 @@
+/* eslint-disable no-console */
 /**
  * A rendezvous point and three peers that find each other through it, all in
  * one process, over TCP on 127.0.0.1. Run it with `npm run example:node`
