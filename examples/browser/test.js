@@ -1,0 +1,34 @@
+/* eslint-disable no-console */
+/**
+ * Opens the browser example in two pages of Debian's Chromium, driven by
+ * playwright-core, and checks that each page lists the other's peer id
+ */
+import { chromium } from 'playwright-core'
+import { startExample } from './server.js'
+
+const example = await startExample()
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_BIN ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update']
+})
+
+try {
+  const pages = [await browser.newPage(), await browser.newPage()]
+  await Promise.all(pages.map(async page => page.goto(example.url)))
+
+  // each tab shows its own peer id once its node has started
+  const ids = await Promise.all(pages.map(async page => {
+    await page.waitForFunction(() => document.getElementById('self')?.textContent?.startsWith('12D3KooW'), undefined, { timeout: 30_000 })
+    return page.textContent('#self')
+  }))
+
+  await Promise.all(pages.map(async (page, i) => {
+    const other = ids[1 - i]
+    await page.waitForSelector(`li[data-peer="${other}"]`, { timeout: 30_000 })
+  }))
+
+  console.info(`page 1 (${ids[0]}) shows page 2 (${ids[1]}), and page 2 shows page 1`)
+} finally {
+  await browser.close()
+  await example.stop()
+}
