@@ -464,7 +464,7 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
           remaining--
           yield {
             id: record.peerId,
-            multiaddrs: record.multiaddrs,
+            multiaddrs: dialableAddresses(record),
             signedPeerRecord: registration.signedPeerRecord,
             ns: registration.namespace,
             ttl: registration.ttl
@@ -699,7 +699,7 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     this.safeDispatchEvent('peer', {
       detail: {
         id: record.peerId,
-        multiaddrs: record.multiaddrs
+        multiaddrs: dialableAddresses(record)
       }
     })
   }
@@ -882,6 +882,20 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
       throw new NotStartedError('The rendezvous component is not started')
     }
   }
+}
+
+/**
+ * A record's addresses without a trailing `/p2p/<its own peer id>`, which
+ * some peers (canvas-js) sign in: libp2p stores addresses without it, and
+ * would otherwise keep each one twice
+ */
+function dialableAddresses (record: PeerRecord): Multiaddr[] {
+  const peerId = record.peerId.toString()
+
+  return record.multiaddrs.map(ma => {
+    const last = ma.getComponents().at(-1)
+    return last?.code === CODE_P2P && last.value === peerId ? ma.decapsulateCode(CODE_P2P) : ma
+  })
 }
 
 function registerSize (namespace: string, signedPeerRecord: Uint8Array<ArrayBuffer>): number {
