@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_TIMEOUT, DEFAULT_TTL, SECOND } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
+import { checkRedisUrl } from '../server/redis-url.ts'
 import { resolveServerInit } from '../server/rendezvous-server.ts'
 import type { RendezvousServerInit } from '../server/rendezvous-server.ts'
 
@@ -29,6 +30,11 @@ export interface CommandOptions {
   version: boolean
   listen: string[]
   dataDir?: string
+  /**
+   * Keep registrations and the cookie secret in this Redis, shared with every
+   * point that uses it; the identity stays in `dataDir` (or is new each run)
+   */
+  redis?: string
   metricsPort?: number
   metricsHost: string
   maxConnections: number
@@ -75,12 +81,18 @@ const CONNECTION_FLAGS: NumberFlag[] = [
 export const USAGE = `Usage: rendezvous-server [options]
 
 Runs a libp2p rendezvous point (/rendezvous/1.0.0). Registrations, the peer
-identity and the cookie secret are kept in the data directory.
+identity and the cookie secret are kept in the data directory; with --redis,
+registrations and the cookie secret are kept in Redis instead, shared by
+every point using it.
 
 Options:
   --listen <multiaddr>        listen here (repeatable; default ${DEFAULT_LISTEN.join(' and ')})
   --data <dir>                data directory (default ${DEFAULT_DATA_DIR})
   --memory                    keep nothing on disk: new identity, empty store
+  --redis <url>               keep registrations and the cookie secret in Redis
+                              (redis://host:port[/db]), shared by every point
+                              using it; the identity stays in --data (or is
+                              new each run with --memory)
   --metrics-port <port>       serve Prometheus metrics on http://<metrics-host>:<port>/metrics
   --metrics-host <host>       address of the metrics server (default 127.0.0.1)
   --allow <multiaddr>         exempt this address from connection limits (repeatable)
@@ -106,6 +118,7 @@ export function parseFlags (args: string[]): CommandOptions {
         listen: { type: 'string', multiple: true },
         data: { type: 'string' },
         memory: { type: 'boolean' },
+        redis: { type: 'string' },
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string' },
         allow: { type: 'string', multiple: true },
@@ -120,6 +133,7 @@ export function parseFlags (args: string[]): CommandOptions {
     throw new UsageError('--memory and --data exclude each other')
   }
 
+  const redis = values.redis == null ? undefined : redisUrl(values.redis as string)
   const listen = (values.listen as string[] | undefined) ?? DEFAULT_LISTEN
   const allow = (values.allow as string[] | undefined) ?? []
   listen.forEach(ma => { checkMultiaddr('--listen', ma) })
@@ -152,6 +166,7 @@ export function parseFlags (args: string[]): CommandOptions {
     version: values.version === true,
     listen,
     dataDir: values.memory === true ? undefined : (values.data as string | undefined) ?? DEFAULT_DATA_DIR,
+    redis,
     metricsPort,
     metricsHost: (values['metrics-host'] as string | undefined) ?? '127.0.0.1',
     maxConnections: connectionLimit(CONNECTION_FLAGS[0]),
@@ -180,6 +195,16 @@ function port (value: string): number {
   }
 
   return number
+}
+
+function redisUrl (value: string): string {
+  try {
+    checkRedisUrl(value)
+  } catch (err: any) {
+    throw new UsageError(`--redis ${err.message.replace(/^Invalid option "url": /, '')}`)
+  }
+
+  return value
 }
 
 function checkMultiaddr (flag: string, value: string): void {

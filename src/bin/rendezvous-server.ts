@@ -23,8 +23,11 @@ import { register } from 'prom-client'
 import { rendezvousServer } from '../index.ts'
 import { DatastoreRegistrationStore } from '../server/datastore-store.ts'
 import { MemoryRegistrationStore } from '../server/memory-store.ts'
+import { RedisRegistrationStore } from '../server/redis-store.ts'
+import { redactUrl } from '../server/redis-url.ts'
 import { parseFlags, USAGE, UsageError } from './flags.ts'
 import type { CommandOptions } from './flags.ts'
+import type { RegistrationStore } from '../server/registration-store.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import type { Server } from 'node:http'
@@ -65,9 +68,30 @@ async function main (args: string[]): Promise<void> {
   }
 
   const logger = defaultLogger()
-  const store = datastore == null
-    ? new MemoryRegistrationStore()
-    : new DatastoreRegistrationStore({ datastore, logger })
+  let store: RegistrationStore
+  let cookieSecret: Uint8Array | undefined
+
+  if (options.redis != null) {
+    // registrations and the cookie secret are shared by every point using
+    // this Redis; the identity stays per point, in its data directory
+    const redisStore = new RedisRegistrationStore({ url: options.redis, logger })
+
+    try {
+      cookieSecret = await redisStore.cookieSecret()
+    } catch (err: any) {
+      process.stderr.write(`rendezvous-server: ${err.statusText ?? err.message}\n`)
+      await redisStore.stop()
+      await datastore?.close()
+      process.exit(1)
+    }
+
+    store = redisStore
+  } else if (datastore == null) {
+    store = new MemoryRegistrationStore()
+  } else {
+    store = new DatastoreRegistrationStore({ datastore, logger })
+    cookieSecret = await loadSecret(datastore, COOKIE_SECRET_KEY, 32)
+  }
 
   const node = await createLibp2p({
     privateKey: datastore == null ? await generateKeyPair('Ed25519') : await loadIdentity(datastore),
@@ -87,18 +111,14 @@ async function main (args: string[]): Promise<void> {
       rendezvousServer: rendezvousServer({
         ...options.server,
         store,
-        cookieSecret: datastore == null ? undefined : await loadSecret(datastore, COOKIE_SECRET_KEY, 32)
+        cookieSecret
       })
     }
   })
 
   const metricsServer = options.metricsPort == null ? undefined : await serveMetrics(options.metricsPort, options.metricsHost)
 
-  process.stderr.write(`rendezvous-server: peer id ${node.peerId}, ${store.count()} registrations, ${options.dataDir == null ? 'nothing kept on disk' : `data in ${resolve(options.dataDir)}`}\n`)
-
-  for (const ma of node.getMultiaddrs()) {
-    process.stdout.write(`${ma}\n`)
-  }
+  process.stderr.write(`rendezvous-server: peer id ${node.peerId}, ${await store.count()} registrations, ${where(options)}\n`)
 
   const shutdown = async (signal: string): Promise<void> => {
     process.stderr.write(`rendezvous-server: ${signal}, stopping\n`)
@@ -108,8 +128,27 @@ async function main (args: string[]): Promise<void> {
     process.exit(0)
   }
 
+  // before the addresses are printed: whoever waits for them may signal at
+  // once, and the write can wake it before this process runs another line
   process.once('SIGINT', () => { void shutdown('SIGINT') })
   process.once('SIGTERM', () => { void shutdown('SIGTERM') })
+
+  for (const ma of node.getMultiaddrs()) {
+    process.stdout.write(`${ma}\n`)
+  }
+}
+
+/**
+ * Where the point keeps what, for its first line on stderr
+ */
+function where (options: CommandOptions): string {
+  const data = options.dataDir == null ? undefined : resolve(options.dataDir)
+
+  if (options.redis != null) {
+    return `registrations in ${redactUrl(options.redis)}, ${data == null ? 'a new identity' : `identity in ${data}`}`
+  }
+
+  return data == null ? 'nothing kept on disk' : `data in ${data}`
 }
 
 /**

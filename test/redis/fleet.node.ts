@@ -1,0 +1,258 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
+import { tcp } from '@libp2p/tcp'
+import { pbStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createClient } from '@redis/client'
+import { expect } from 'aegir/chai'
+import { createLibp2p } from 'libp2p'
+import { PROTOCOL } from '../../src/constants.ts'
+import { Message } from '../../src/pb/rendezvous.ts'
+import { newPrivateKey, signedPeerRecord } from '../fixtures/nodes.ts'
+import { startRedis } from './redis-server.ts'
+import type { TestRedis } from './redis-server.ts'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { ChildProcess } from 'node:child_process'
+
+// the built command; `npm test` builds first
+const COMMAND = new URL('../../dist/src/bin/rendezvous-server.js', import.meta.url).pathname
+
+interface Point {
+  child: ChildProcess
+  address: Multiaddr
+  stderr: string[]
+  exited: Promise<number | null>
+}
+
+interface Client {
+  node: Libp2p
+  privateKey: PrivateKey
+  record: Uint8Array<ArrayBuffer>
+}
+
+/**
+ * Starts the command and resolves once it printed its address
+ */
+async function startPoint (args: string[]): Promise<Point> {
+  const child = spawn(process.execPath, [COMMAND, '--listen', '/ip4/127.0.0.1/tcp/0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const stderr: string[] = []
+  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  createInterface({ input: child.stderr }).on('line', line => stderr.push(line))
+
+  const address = await new Promise<Multiaddr>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', line => { resolve(multiaddr(line)) })
+    exited.then(code => { reject(new Error(`command exited with ${code}: ${stderr.join('\n')}`)) }, reject)
+  })
+
+  return { child, address, stderr, exited }
+}
+
+async function request (client: Libp2p, point: Multiaddr, message: Message): Promise<Message> {
+  const stream = await client.dialProtocol(point, PROTOCOL)
+  const messages = pbStream(stream, { maxDataLength: 4 * 1024 * 1024 }).pb(Message)
+  await messages.write(message)
+  await stream.close()
+  return messages.read()
+}
+
+async function register (client: Client, point: Multiaddr, ns: string): Promise<Message.RegisterResponse> {
+  const response = await request(client.node, point, {
+    type: Message.MessageType.REGISTER,
+    register: { ns, ttl: 3600n, signedPeerRecord: client.record }
+  })
+
+  return response.registerResponse ?? {}
+}
+
+async function discover (client: Client, point: Multiaddr, ns: string, cookie?: Uint8Array<ArrayBuffer>, limit?: bigint): Promise<{ status?: Message.ResponseStatus, peers: string[], cookie?: Uint8Array<ArrayBuffer> }> {
+  const response = (await request(client.node, point, { type: Message.MessageType.DISCOVER, discover: { ns, cookie, limit } })).discoverResponse ?? { registrations: [] }
+  const peers = await Promise.all(response.registrations.map(async registration => {
+    const envelope = await RecordEnvelope.openAndCertify(registration.signedPeerRecord ?? new Uint8Array(), PeerRecord.DOMAIN)
+    return PeerRecord.createFromProtobuf(envelope.payload).peerId.toString()
+  }))
+
+  return { status: response.status, peers, cookie: response.cookie }
+}
+
+describe('a fleet: two rendezvous-server processes sharing one Redis', function () {
+  this.timeout(60_000)
+
+  let redis: TestRedis
+  let admin: ReturnType<typeof createClient>
+  let dataDir: string
+  let points: Point[]
+  let clients: Client[]
+
+  async function newClient (): Promise<Client> {
+    const privateKey = await newPrivateKey()
+    const node = await createLibp2p({
+      privateKey,
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()]
+    })
+    const client = { node, privateKey, record: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
+    clients.push(client)
+    return client
+  }
+
+  /**
+   * Point A keeps its identity in a data directory, point B keeps nothing on
+   * disk: both keep registrations and the cookie secret in Redis
+   */
+  async function startFleet (args: string[] = []): Promise<[Point, Point]> {
+    const [a, b] = await Promise.all([
+      startPoint(['--redis', redis.url, '--data', dataDir, ...args]),
+      startPoint(['--redis', redis.url, '--memory', ...args])
+    ])
+    points.push(a, b)
+    return [a, b]
+  }
+
+  before(async () => {
+    redis = await startRedis()
+    admin = createClient({ url: redis.url })
+    admin.on('error', () => {})
+    await admin.connect()
+  })
+
+  after(async () => {
+    await admin?.close()
+    await redis?.stop()
+  })
+
+  beforeEach(async () => {
+    await admin.flushAll()
+    dataDir = await mkdtemp(join(tmpdir(), 'rendezvous-fleet-test-'))
+    points = []
+    clients = []
+  })
+
+  afterEach(async () => {
+    await Promise.all(clients.map(async client => client.node.stop()))
+    points.forEach(point => point.child.kill('SIGKILL'))
+    await Promise.all(points.map(async point => point.exited))
+    await rm(dataDir, { recursive: true, force: true })
+  })
+
+  it('serves at B what a client registered at A, and says where it keeps what', async () => {
+    const [a, b] = await startFleet()
+    expect(a.address.getComponents().at(-1)?.value).to.not.equal(b.address.getComponents().at(-1)?.value)
+    expect(a.stderr.join('\n')).to.match(new RegExp(`registrations in ${redis.url}, identity in `))
+    expect(b.stderr.join('\n')).to.match(new RegExp(`registrations in ${redis.url}, a new identity`))
+
+    const registrant = await newClient()
+    const seeker = await newClient()
+    expect((await register(registrant, a.address, 'fleet')).status).to.equal(Message.ResponseStatus.OK)
+
+    const found = await discover(seeker, b.address, 'fleet')
+    expect(found.status).to.equal(Message.ResponseStatus.OK)
+    expect(found.peers).to.deep.equal([registrant.node.peerId.toString()])
+    expect((await discover(seeker, b.address, '')).peers).to.deep.equal([registrant.node.peerId.toString()])
+  })
+
+  it('accepts at B the cookies A issued, and the other way round', async () => {
+    const [a, b] = await startFleet()
+    const [first, second, third, seeker] = await Promise.all([newClient(), newClient(), newClient(), newClient()])
+
+    await register(first, a.address, 'fleet')
+    const fromA = await discover(seeker, a.address, 'fleet')
+    expect(fromA.peers).to.deep.equal([first.node.peerId.toString()])
+
+    await register(second, b.address, 'fleet')
+    const atB = await discover(seeker, b.address, 'fleet', fromA.cookie)
+    expect(atB.status).to.equal(Message.ResponseStatus.OK)
+    expect(atB.peers).to.deep.equal([second.node.peerId.toString()])
+
+    await register(third, a.address, 'fleet')
+    const backAtA = await discover(seeker, a.address, 'fleet', atB.cookie)
+    expect(backAtA.status).to.equal(Message.ResponseStatus.OK)
+    expect(backAtA.peers).to.deep.equal([third.node.peerId.toString()])
+
+    // paging with limit 1 hops between the points
+    let cookie: Uint8Array<ArrayBuffer> | undefined
+    const paged: string[] = []
+
+    for (let i = 0; i < 4; i++) {
+      const page = await discover(seeker, i % 2 === 0 ? a.address : b.address, 'fleet', cookie, 1n)
+      paged.push(...page.peers)
+      cookie = page.cookie
+    }
+
+    expect(paged).to.deep.equal([first, second, third].map(client => client.node.peerId.toString()))
+
+    // a cookie for another namespace is still refused
+    expect((await discover(seeker, b.address, 'other', fromA.cookie)).status).to.equal(Message.ResponseStatus.E_INVALID_COOKIE)
+  })
+
+  it('keeps serving everything at B after A is killed', async () => {
+    const [a, b] = await startFleet()
+    const registrants = await Promise.all(Array.from({ length: 5 }, async () => newClient()))
+    const seeker = await newClient()
+
+    await Promise.all(registrants.map(async client => register(client, a.address, 'fleet')))
+    const before = await discover(seeker, a.address, 'fleet')
+    expect(before.peers).to.have.lengthOf(5)
+
+    a.child.kill('SIGKILL')
+    await a.exited
+
+    const all = await discover(seeker, b.address, 'fleet')
+    expect(all.status).to.equal(Message.ResponseStatus.OK)
+    expect([...all.peers].sort()).to.deep.equal(registrants.map(client => client.node.peerId.toString()).sort())
+
+    const late = await newClient()
+    expect((await register(late, b.address, 'fleet')).status).to.equal(Message.ResponseStatus.OK)
+    const news = await discover(seeker, b.address, 'fleet', before.cookie)
+    expect(news.status).to.equal(Message.ResponseStatus.OK)
+    expect(news.peers).to.deep.equal([late.node.peerId.toString()])
+  })
+
+  it('holds the caps across both points under concurrent registers', async () => {
+    const [a, b] = await startFleet(['--max-registrations-per-peer', '5', '--max-registrations', '8'])
+    const peer = await newClient()
+
+    // one peer, 20 namespaces at once, half at each point
+    const responses = await Promise.all(Array.from({ length: 20 }, async (_, i) => register(peer, i % 2 === 0 ? a.address : b.address, `ns-${i}`)))
+    const statuses = responses.map(response => response.status)
+    expect(statuses.filter(status => status === Message.ResponseStatus.OK)).to.have.lengthOf(5)
+    expect(statuses.filter(status => status === Message.ResponseStatus.E_NOT_AUTHORIZED)).to.have.lengthOf(15)
+
+    // a refresh at the cap is allowed, at either point
+    const held = responses.map((response, i) => response.status === Message.ResponseStatus.OK ? `ns-${i}` : undefined).filter(ns => ns != null)
+    expect((await register(peer, b.address, held[0])).status).to.equal(Message.ResponseStatus.OK)
+    expect((await register(peer, a.address, held[1])).status).to.equal(Message.ResponseStatus.OK)
+
+    // 10 more peers at once for the 3 places left of 8
+    const others = await Promise.all(Array.from({ length: 10 }, async () => newClient()))
+    const more = await Promise.all(others.map(async (client, i) => register(client, i % 2 === 0 ? a.address : b.address, 'shared')))
+    expect(more.filter(response => response.status === Message.ResponseStatus.OK)).to.have.lengthOf(3)
+    expect(more.filter(response => response.status === Message.ResponseStatus.E_UNAVAILABLE)).to.have.lengthOf(7)
+
+    expect(await admin.zCard('rendezvous:all')).to.equal(8)
+  })
+
+  it('exits with code 2 on a bad --redis URL, and 1 when Redis is unreachable', async () => {
+    for (const url of ['http://127.0.0.1:6379', 'redis://', 'redis://127.0.0.1:6379/abc']) {
+      const child = spawn(process.execPath, [COMMAND, '--redis', url, '--memory', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'ignore', 'pipe'] })
+      let stderr = ''
+      child.stderr.on('data', chunk => { stderr += chunk })
+      expect(await new Promise(resolve => child.once('exit', resolve)), url).to.equal(2)
+      expect(stderr).to.match(/--redis/)
+    }
+
+    const child = spawn(process.execPath, [COMMAND, '--redis', 'redis://127.0.0.1:1', '--memory', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', chunk => { stderr += chunk })
+    expect(await new Promise(resolve => child.once('exit', resolve))).to.equal(1)
+    expect(stderr).to.match(/could not connect to redis at redis:\/\/127\.0\.0\.1:1/)
+  })
+})
