@@ -78,6 +78,26 @@ export const DEFAULT_TIMEOUT = 10 * SECOND
 export const DEFAULT_MAX_INBOUND_STREAMS = 16
 
 /**
+ * Requests one peer may send a point per rate limit window, over all its
+ * connections and streams: enough for a client registering in dozens of
+ * namespaces and polling them at once, far below what one peer needs to keep
+ * a point busy
+ */
+export const DEFAULT_MAX_REQUESTS_PER_PEER = 100
+
+/**
+ * The window of the per-peer request rate limit (ms)
+ */
+export const DEFAULT_RATE_LIMIT_WINDOW = SECOND
+
+/**
+ * Most peers whose request counts a point tracks at once. Counts lapse at the
+ * end of their window; past this many peers in one window the oldest count is
+ * forgotten, so the rate limiter's memory stays bounded whatever connects.
+ */
+export const RATE_LIMIT_MAX_PEERS = 10_000
+
+/**
  * Outbound rendezvous streams allowed per connection
  */
 export const DEFAULT_MAX_OUTBOUND_STREAMS = 16

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_TIMEOUT, DEFAULT_TTL, SECOND } from '../constants.ts'
+import { DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT, DEFAULT_TTL, SECOND } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { checkRedisUrl } from '../server/redis-url.ts'
 import { resolveServerInit } from '../server/rendezvous-server.ts'
@@ -69,7 +69,9 @@ const SERVER_FLAGS: NumberFlag[] = [
   { flag: 'max-discover-limit', option: 'maxDiscoverLimit', default: DEFAULT_MAX_DISCOVER_LIMIT, help: 'most registrations in one DISCOVER response' },
   { flag: 'max-message-size', option: 'maxMessageSize', default: DEFAULT_MAX_REQUEST_SIZE, help: 'largest request read, bytes' },
   { flag: 'max-inbound-streams', option: 'maxInboundStreams', default: DEFAULT_MAX_INBOUND_STREAMS, help: 'rendezvous streams per connection' },
-  { flag: 'timeout', option: 'timeout', scale: SECOND, default: DEFAULT_TIMEOUT / SECOND, help: 'idle time before a stream is closed, seconds' }
+  { flag: 'timeout', option: 'timeout', scale: SECOND, default: DEFAULT_TIMEOUT / SECOND, help: 'idle time before a stream is closed, seconds' },
+  { flag: 'max-requests-per-peer', option: 'maxRequestsPerPeer', default: DEFAULT_MAX_REQUESTS_PER_PEER, help: 'requests one peer may send per rate limit window' },
+  { flag: 'rate-limit-window', option: 'rateLimitWindow', scale: SECOND, default: DEFAULT_RATE_LIMIT_WINDOW / SECOND, help: 'window of --max-requests-per-peer, seconds' }
 ]
 
 const CONNECTION_FLAGS: NumberFlag[] = [

@@ -582,6 +582,14 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
       }, this.requestOptions(options.signal))
 
       point.registerFailures.delete(namespace)
+
+      if (!this.registrations.has(namespace)) {
+        // unregister() ran, or register() gave up, while this was in flight
+        this.log('registered in %s at %p after it was dropped, unregistering', namespace, point.peerId)
+        void this.unregisterAt(point, [namespace], {})
+        return granted
+      }
+
       this.log('registered in %s at %p for %d ms', namespace, point.peerId, granted)
       this.schedule(point.refreshTimers, namespace, granted * REFRESH_RATIO, async () => this.registerAt(point, namespace, {}))
 
@@ -591,7 +599,8 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
       point.registerFailures.set(namespace, failures)
       this.log('registering in %s at %p failed %d times - %e', namespace, point.peerId, failures, err)
 
-      if (point.connected) {
+      // a lost point is registered again when it reconnects
+      if (point.connected && this.registrations.has(namespace)) {
         this.schedule(point.refreshTimers, namespace, this.backoff(failures), async () => this.registerAt(point, namespace, {}))
       }
 
@@ -624,12 +633,22 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
       }
 
       point.pollFailures.delete(namespace)
-      this.schedule(point.pollTimers, namespace, this.discoverInterval, async () => this.poll(point, namespace))
+      this.schedulePoll(point, namespace, this.discoverInterval)
     } catch (err: any) {
       const failures = (point.pollFailures.get(namespace) ?? 0) + 1
       point.pollFailures.set(namespace, failures)
       this.log('discovering %s at %p failed %d times - %e', namespace, point.peerId, failures, err)
-      this.schedule(point.pollTimers, namespace, Math.max(this.discoverInterval, this.backoff(failures)), async () => this.poll(point, namespace))
+      this.schedulePoll(point, namespace, Math.max(this.discoverInterval, this.backoff(failures)))
+    }
+  }
+
+  /**
+   * Polls again later, unless the point was lost meanwhile: polling resumes
+   * when it reconnects, and a poll must not dial it outside the backoff
+   */
+  private schedulePoll (point: Point, namespace: string, delay: number): void {
+    if (point.connected) {
+      this.schedule(point.pollTimers, namespace, delay, async () => this.poll(point, namespace))
     }
   }
 

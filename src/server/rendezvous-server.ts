@@ -1,14 +1,15 @@
 import { randomBytes } from '@libp2p/crypto'
 import { serviceCapabilities, TimeoutError } from '@libp2p/interface'
-import { InvalidMessageLengthError, LengthPrefixedDecoder } from '@libp2p/utils'
+import { InvalidMessageLengthError, LengthPrefixedDecoder, RateLimiter, RateLimitError } from '@libp2p/utils'
 import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import {
   DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH,
   DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE,
-  DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_TIMEOUT, DEFAULT_TTL, PROTOCOL, SECOND
+  DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT,
+  DEFAULT_TTL, PROTOCOL, RATE_LIMIT_MAX_PEERS, SECOND
 } from '../constants.ts'
-import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidTTLError, NotAuthorizedError, RendezvousError } from '../errors.ts'
+import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidTTLError, NotAuthorizedError, RendezvousError, UnavailableError } from '../errors.ts'
 import { isNamespaceTooLong } from '../namespace.ts'
 import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
@@ -108,6 +109,24 @@ export interface RendezvousServerInit {
   timeout?: number
 
   /**
+   * How many requests one peer may send in `rateLimitWindow`, counted over
+   * all its connections and streams. A REGISTER or DISCOVER past it is
+   * answered with `E_UNAVAILABLE`, an UNREGISTER past it is dropped, so a
+   * peer flooding the point cannot starve the others.
+   *
+   * @default 100
+   */
+  maxRequestsPerPeer?: number
+
+  /**
+   * The window of `maxRequestsPerPeer`, in ms, at most 2_147_483_647 (a
+   * timer's longest delay)
+   *
+   * @default 1000
+   */
+  rateLimitWindow?: number
+
+  /**
    * Where registrations are kept
    *
    * @default MemoryRegistrationStore
@@ -153,6 +172,9 @@ export class RendezvousServer implements Startable {
   private readonly maxMessageSize: number
   private readonly maxInboundStreams: number
   private readonly timeout: number
+  private readonly maxRequestsPerPeer: number
+  private readonly rateLimitWindow: number
+  private readonly rateLimiter: RateLimiter
   private readonly store: RegistrationStore
   private readonly cookieSecret?: Uint8Array
   private readonly streams = new Set<Stream>()
@@ -176,6 +198,14 @@ export class RendezvousServer implements Startable {
     this.maxMessageSize = options.maxMessageSize
     this.maxInboundStreams = options.maxInboundStreams
     this.timeout = options.timeout
+    this.maxRequestsPerPeer = options.maxRequestsPerPeer
+    this.rateLimitWindow = options.rateLimitWindow
+    this.rateLimiter = new RateLimiter({
+      points: this.maxRequestsPerPeer,
+      // seconds, fractions allowed
+      duration: this.rateLimitWindow / SECOND,
+      keyPrefix: ''
+    })
     this.store = init.store ?? new MemoryRegistrationStore()
     this.cookieSecret = init.cookieSecret
 
@@ -230,6 +260,7 @@ export class RendezvousServer implements Startable {
     }
 
     this.streams.clear()
+    this.clearRateLimits()
     await this.store.stop?.()
   }
 
@@ -242,10 +273,16 @@ export class RendezvousServer implements Startable {
     const maxLengthLength = varint.encodingLength(this.maxMessageSize)
     const decoder = new LengthPrefixedDecoder({
       maxDataLength: this.maxMessageSize,
-      maxBufferSize: this.maxMessageSize + maxLengthLength,
+      // no cap on the buffer as a whole: the length checks already keep what
+      // stays buffered between chunks to one incomplete frame of at most
+      // maxMessageSize, and a cap would refuse a chunk that carries several
+      // complete requests back to back
+      maxBufferSize: Infinity,
       lengthDecoder: (data) => {
+        let length: number
+
         try {
-          return varint.decode(data)
+          length = varint.decode(data)
         } catch (err) {
           // a RangeError means "wait for more bytes", but once the prefix is
           // longer than any admissible length needs, no byte will fix it
@@ -255,6 +292,21 @@ export class RendezvousServer implements Startable {
 
           throw err
         }
+
+        if (length > this.maxMessageSize) {
+          throw new InvalidMessageLengthError('Message is too long')
+        }
+
+        // unsigned varints are minimal: the decoder takes the prefix to be as
+        // long as the minimal encoding of its value, so a padded one (0x80
+        // 0x00 for 0) would shift the frame. Its last byte must end it.
+        const last = varint.encodingLength(length) - 1
+
+        if ((data instanceof Uint8Array ? data[last] : data.get(last)) >= 0x80) {
+          throw new InvalidMessageLengthError('Length prefix is not minimally encoded')
+        }
+
+        return length
       }
     })
     let idleTimer: ReturnType<typeof setTimeout> | undefined
@@ -312,23 +364,35 @@ export class RendezvousServer implements Startable {
    * the message is not a request at all.
    */
   private async handleMessage (request: Message, remotePeer: PeerId, log: Logger): Promise<Message | undefined> {
-    switch (request.type) {
+    const overLimit = this.overRateLimit(remotePeer)
+
+    // proto3 encoders (canvas-js) leave out a type of 0, and in the spec's
+    // proto2 schema an absent enum reads as its first value: REGISTER
+    switch (request.type ?? Message.MessageType.REGISTER) {
       case Message.MessageType.REGISTER: {
         this.requests?.increment({ register: true })
-        const registerResponse: Message.RegisterResponse = await this.register(request.register ?? {}, remotePeer)
+        const registerResponse: Message.RegisterResponse = await (overLimit == null ? this.register(request.register ?? {}, remotePeer) : Promise.reject(overLimit))
           .catch(err => this.refusal(err, log))
         this.responses?.increment({ [registerResponse.status ?? Message.ResponseStatus.OK]: true })
         return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse }
       }
       case Message.MessageType.DISCOVER: {
         this.requests?.increment({ discover: true })
-        const discoverResponse: Message.DiscoverResponse = await this.discover(request.discover ?? {})
+        const discoverResponse: Message.DiscoverResponse = await (overLimit == null ? this.discover(request.discover ?? {}) : Promise.reject(overLimit))
           .catch(err => ({ registrations: [], ...this.refusal(err, log) }))
         this.responses?.increment({ [discoverResponse.status ?? Message.ResponseStatus.OK]: true })
         return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse }
       }
       case Message.MessageType.UNREGISTER: {
         this.requests?.increment({ unregister: true })
+
+        if (overLimit != null) {
+          // the specification has no response to UNREGISTER, so nothing
+          // tells the peer: the request is dropped
+          log('unregister dropped, %p is over its rate limit', remotePeer)
+          return undefined
+        }
+
         // the specification has no response to UNREGISTER, not even an error
         await this.unregister(request.unregister ?? {}, remotePeer).catch(err => {
           log('unregister failed - %e', err)
@@ -337,6 +401,59 @@ export class RendezvousServer implements Startable {
       }
       default:
         throw new Error(`Unexpected message type ${request.type} in a request`)
+    }
+  }
+
+  /**
+   * Counts a request of `remotePeer` against its rate limit. Returns
+   * `undefined` while the peer is within it, else the `E_UNAVAILABLE` that
+   * answers the request.
+   */
+  private overRateLimit (remotePeer: PeerId): UnavailableError | undefined {
+    const key = remotePeer.toString()
+
+    try {
+      this.rateLimiter.consume(key)
+      return undefined
+    } catch (err: any) {
+      if (!(err instanceof RateLimitError)) {
+        throw err
+      }
+
+      const retryIn = Math.max(0, Math.ceil(err.msBeforeNext))
+
+      return new UnavailableError(`rate limit exceeded: more than ${this.maxRequestsPerPeer} requests in ${this.rateLimitWindow} ms, retry in ${retryIn} ms`)
+    } finally {
+      this.boundRateLimits(key)
+    }
+  }
+
+  /**
+   * Counts lapse at the end of their window; past `RATE_LIMIT_MAX_PEERS`
+   * peers in one window, the oldest count is forgotten
+   */
+  private boundRateLimits (current: string): void {
+    const storage = this.rateLimiter.memoryStorage
+
+    for (const key of storage.storage.keys()) {
+      if (storage.storage.size <= RATE_LIMIT_MAX_PEERS) {
+        break
+      }
+
+      if (key !== current) {
+        storage.delete(key)
+      }
+    }
+  }
+
+  /**
+   * Forgets every count, and cancels the timers that would forget them
+   */
+  private clearRateLimits (): void {
+    const storage = this.rateLimiter.memoryStorage
+
+    for (const key of [...storage.storage.keys()]) {
+      storage.delete(key)
     }
   }
 
@@ -459,6 +576,11 @@ export class RendezvousServer implements Startable {
 }
 
 /**
+ * The longest delay setTimeout takes (ms)
+ */
+const MAX_TIMEOUT = 2 ** 31 - 1
+
+/**
  * The options with their defaults, checked: throws `InvalidOptionError`
  * naming the first bad one
  */
@@ -474,7 +596,9 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
     maxDiscoverLimit: positiveInteger('maxDiscoverLimit', init.maxDiscoverLimit ?? DEFAULT_MAX_DISCOVER_LIMIT),
     maxMessageSize: positiveInteger('maxMessageSize', init.maxMessageSize ?? DEFAULT_MAX_REQUEST_SIZE),
     maxInboundStreams: positiveInteger('maxInboundStreams', init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS),
-    timeout: positiveInteger('timeout', init.timeout ?? DEFAULT_TIMEOUT)
+    timeout: positiveInteger('timeout', init.timeout ?? DEFAULT_TIMEOUT),
+    maxRequestsPerPeer: positiveInteger('maxRequestsPerPeer', init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER),
+    rateLimitWindow: positiveInteger('rateLimitWindow', init.rateLimitWindow ?? DEFAULT_RATE_LIMIT_WINDOW)
   }
 
   if (options.minTtl < SECOND) {
@@ -487,6 +611,13 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
 
   if (options.defaultTtl < options.minTtl || options.defaultTtl > options.maxTtl) {
     throw new InvalidOptionError('defaultTtl', `must be between minTtl (${options.minTtl} ms) and maxTtl (${options.maxTtl} ms)`)
+  }
+
+  // both are timers: longer ones overflow setTimeout and would fire at once
+  for (const option of ['rateLimitWindow', 'timeout'] as const) {
+    if (options[option] > MAX_TIMEOUT) {
+      throw new InvalidOptionError(option, `must be at most ${MAX_TIMEOUT} ms (about 24.8 days)`)
+    }
   }
 
   if (init.cookieSecret != null && init.cookieSecret.byteLength < 16) {
