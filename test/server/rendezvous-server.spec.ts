@@ -206,6 +206,31 @@ describe('rendezvous server', () => {
     })
   })
 
+  describe('internal errors', () => {
+    it('answers E_INTERNAL_ERROR when the store fails, without telling why, and keeps serving', async () => {
+      const { MemoryRegistrationStore } = await import('../../src/index.ts')
+      const store = new MemoryRegistrationStore()
+      let failing = true
+      const put = store.put.bind(store)
+      store.put = async (...args) => {
+        if (failing) {
+          throw new Error('disk on fire at /var/secret/path')
+        }
+
+        return put(...args)
+      }
+      await startPoint({ store })
+      const peer = await newPeer()
+
+      const response = await register(peer, 'ns')
+      expect(response.status).to.equal(ResponseStatus.E_INTERNAL_ERROR)
+      expect(response.statusText).to.equal('internal error')
+
+      failing = false
+      expect((await register(peer, 'ns')).status).to.equal(ResponseStatus.OK)
+    })
+  })
+
   describe('limits', () => {
     it('refuses a namespace past maxRegistrationsPerPeer with E_NOT_AUTHORIZED but lets the peer refresh', async () => {
       await startPoint({ maxRegistrationsPerPeer: 2 })
