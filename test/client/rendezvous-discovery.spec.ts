@@ -4,65 +4,19 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { RendezvousDiscovery } from '../../src/client/rendezvous-discovery.ts'
-import { InvalidOptionError, InvalidTTLError, MemoryRegistrationStore, rendezvous, rendezvousServer } from '../../src/index.ts'
+import { InvalidOptionError, InvalidTTLError, rendezvous, rendezvousServer } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
 import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
+import { WatchedStore } from '../fixtures/watched-store.ts'
 import type { Rendezvous, RendezvousInit, RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 interface Point {
   node: Libp2p<{ rendezvousServer: RendezvousServer }>
-  store: CountingStore
+  store: WatchedStore
   privateKey: PrivateKey
   address: Multiaddr
-}
-
-/**
- * The memory store, counting writes and reads and letting a test wait for a
- * number of them
- */
-class CountingStore extends MemoryRegistrationStore {
-  puts: Array<{ peerId: string, namespace: string }> = []
-  discovers = 0
-  private waiters: Array<() => boolean> = []
-
-  async put (...args: Parameters<MemoryRegistrationStore['put']>): ReturnType<MemoryRegistrationStore['put']> {
-    const registration = await super.put(...args)
-    this.puts.push({ peerId: registration.peerId, namespace: registration.namespace })
-    this.notify()
-    return registration
-  }
-
-  async discover (...args: Parameters<MemoryRegistrationStore['discover']>): ReturnType<MemoryRegistrationStore['discover']> {
-    this.discovers++
-    this.notify()
-    return super.discover(...args)
-  }
-
-  /**
-   * Resolves once `condition` holds, checked after every write and read
-   */
-  async until (condition: () => boolean): Promise<void> {
-    if (condition()) {
-      return
-    }
-
-    await new Promise<void>(resolve => {
-      this.waiters.push(() => {
-        if (condition()) {
-          resolve()
-          return true
-        }
-
-        return false
-      })
-    })
-  }
-
-  private notify (): void {
-    this.waiters = this.waiters.filter(waiter => !waiter())
-  }
 }
 
 let addressCounter = 0
@@ -70,7 +24,7 @@ let addressCounter = 0
 async function startPoint (init: RendezvousServerInit = {}, identity?: { privateKey: PrivateKey, address: Multiaddr }): Promise<Point> {
   const privateKey = identity?.privateKey ?? await newPrivateKey()
   const listen = identity?.address.decapsulateCode(421).toString() ?? `/memory/rendezvous-point-${Date.now()}-${addressCounter++}`
-  const store = new CountingStore()
+  const store = new WatchedStore()
   const node = await createNode({
     privateKey,
     addresses: { listen: [listen] },

@@ -8,65 +8,14 @@ import { pEvent } from 'p-event'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { RendezvousDiscovery } from '../../src/client/rendezvous-discovery.ts'
 import { PROTOCOL } from '../../src/constants.ts'
-import { MemoryRegistrationStore, rendezvous, rendezvousServer } from '../../src/index.ts'
+import { rendezvous, rendezvousServer } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
 import { createNode, newPrivateKey } from '../fixtures/nodes.ts'
+import { WatchedStore } from '../fixtures/watched-store.ts'
 import { closed, parseFrames, within } from './helpers.ts'
 import type { Rendezvous, RendezvousInit, RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { Libp2p, PeerInfo, PrivateKey, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-
-/**
- * The memory store, recording writes and reads, and letting a test wait for
- * a condition on them; `gate` holds every write until it resolves
- */
-class WatchedStore extends MemoryRegistrationStore {
-  puts: Array<{ peerId: string, namespace: string }> = []
-  discovers = 0
-  gate?: Promise<void>
-  onPut?: () => void
-  private waiters: Array<() => boolean> = []
-
-  async put (...args: Parameters<MemoryRegistrationStore['put']>): ReturnType<MemoryRegistrationStore['put']> {
-    this.onPut?.()
-    await this.gate
-    const registration = await super.put(...args)
-    this.puts.push({ peerId: registration.peerId, namespace: registration.namespace })
-    this.notify()
-    return registration
-  }
-
-  async discover (...args: Parameters<MemoryRegistrationStore['discover']>): ReturnType<MemoryRegistrationStore['discover']> {
-    this.discovers++
-    this.notify()
-    return super.discover(...args)
-  }
-
-  registered (peer: Libp2p): number {
-    return this.puts.filter(put => put.peerId === peer.peerId.toString()).length
-  }
-
-  async until (condition: () => boolean): Promise<void> {
-    if (condition()) {
-      return
-    }
-
-    await new Promise<void>(resolve => {
-      this.waiters.push(() => {
-        if (condition()) {
-          resolve()
-          return true
-        }
-
-        return false
-      })
-    })
-  }
-
-  private notify (): void {
-    this.waiters = this.waiters.filter(waiter => !waiter())
-  }
-}
 
 interface Point {
   node: Libp2p<{ rendezvousServer: RendezvousServer }>
