@@ -4,56 +4,22 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { RendezvousDiscovery } from '../../src/client/rendezvous-discovery.ts'
-import { InvalidOptionError, InvalidTTLError, rendezvous, rendezvousServer } from '../../src/index.ts'
+import { InvalidOptionError, InvalidTTLError, rendezvous } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
+import { findDiscovery, recordDiscoveries, startPoint } from '../fixtures/discovery.ts'
 import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
-import { WatchedStore } from '../fixtures/watched-store.ts'
-import type { Rendezvous, RendezvousInit, RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
-import type { Libp2p, PeerInfo, PrivateKey } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
-
-interface Point {
-  node: Libp2p<{ rendezvousServer: RendezvousServer }>
-  store: WatchedStore
-  privateKey: PrivateKey
-  address: Multiaddr
-}
-
-let addressCounter = 0
-
-async function startPoint (init: RendezvousServerInit = {}, identity?: { privateKey: PrivateKey, address: Multiaddr }): Promise<Point> {
-  const privateKey = identity?.privateKey ?? await newPrivateKey()
-  const listen = identity?.address.decapsulateCode(421).toString() ?? `/memory/rendezvous-point-${Date.now()}-${addressCounter++}`
-  const store = new WatchedStore()
-  const node = await createNode({
-    privateKey,
-    addresses: { listen: [listen] },
-    services: {
-      rendezvousServer: rendezvousServer({ store, ...init })
-    }
-  })
-
-  return { node, store, privateKey, address: node.getMultiaddrs()[0] }
-}
+import type { Rendezvous, RendezvousInit } from '../../src/index.ts'
+import type { Point } from '../fixtures/discovery.ts'
+import type { Libp2p, PeerInfo } from '@libp2p/interface'
 
 /**
  * Resolves once the rendezvous component of `node` has emitted `count`
- * distinct peers. libp2p's own `peer:discovery` fires only for peers new to
- * its peer store, so the component's `peer` events are what show whether it
- * floods.
+ * distinct peers
  */
 async function discovered (node: Libp2p, count: number, events: PeerInfo[]): Promise<void> {
   while (new Set(events.map(event => event.id.toString())).size < count) {
     await pEvent(findDiscovery(node), 'peer')
   }
-}
-
-function recordDiscoveries (node: Libp2p): PeerInfo[] {
-  const events: PeerInfo[] = []
-  findDiscovery(node).addEventListener('peer', (event) => {
-    events.push(event.detail)
-  })
-  return events
 }
 
 describe('rendezvous discovery', () => {
@@ -392,15 +358,4 @@ describe('rendezvous discovery', () => {
 async function namespaceMembers (point: Point): Promise<string[]> {
   const page = await point.store.discover({ namespace: 'ns', after: 0, limit: 1000, now: Date.now() })
   return page.registrations.map(registration => registration.peerId)
-}
-
-function findDiscovery (node: Libp2p): RendezvousDiscovery {
-  const components = (node as any).components.components as Record<string, unknown>
-  const discovery = Object.values(components).find((component): component is RendezvousDiscovery => component instanceof RendezvousDiscovery)
-
-  if (discovery == null) {
-    throw new Error('no rendezvous discovery component')
-  }
-
-  return discovery as RendezvousDiscovery
 }

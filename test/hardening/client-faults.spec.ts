@@ -6,63 +6,24 @@
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { RendezvousDiscovery } from '../../src/client/rendezvous-discovery.ts'
 import { PROTOCOL } from '../../src/constants.ts'
-import { rendezvous, rendezvousServer } from '../../src/index.ts'
+import { rendezvous } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
-import { createNode, newPrivateKey } from '../fixtures/nodes.ts'
-import { WatchedStore } from '../fixtures/watched-store.ts'
+import { findDiscovery, recordDiscoveries, startPoint } from '../fixtures/discovery.ts'
+import { createNode } from '../fixtures/nodes.ts'
 import { closed, parseFrames, within } from './helpers.ts'
-import type { Rendezvous, RendezvousInit, RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
-import type { Libp2p, PeerInfo, PrivateKey, Stream } from '@libp2p/interface'
+import type { Rendezvous, RendezvousInit, RendezvousServerInit } from '../../src/index.ts'
+import type { Point } from '../fixtures/discovery.ts'
+import type { Libp2p, PeerInfo, Stream } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-
-interface Point {
-  node: Libp2p<{ rendezvousServer: RendezvousServer }>
-  store: WatchedStore
-  privateKey: PrivateKey
-  address: Multiaddr
-}
-
-let addressCounter = 0
-
-async function startPoint (init: RendezvousServerInit = {}, identity?: { privateKey: PrivateKey, address: Multiaddr }): Promise<Point> {
-  const privateKey = identity?.privateKey ?? await newPrivateKey()
-  const listen = identity?.address.decapsulateCode(421).toString() ?? `/memory/hardening-point-${Date.now()}-${addressCounter++}`
-  const store = new WatchedStore()
-  const node = await createNode({
-    privateKey,
-    addresses: { listen: [listen] },
-    services: { rendezvousServer: rendezvousServer({ store, ...init }) }
-  })
-
-  return { node, store, privateKey, address: node.getMultiaddrs()[0] }
-}
-
-function discoveryOf (node: Libp2p): RendezvousDiscovery {
-  const components = (node as any).components.components as Record<string, unknown>
-  const discovery = Object.values(components).find((component): component is RendezvousDiscovery => component instanceof RendezvousDiscovery)
-
-  if (discovery == null) {
-    throw new Error('no rendezvous discovery component')
-  }
-
-  return discovery
-}
 
 /**
  * Resolves once `node`'s rendezvous component has emitted `peer`
  */
 async function emits (node: Libp2p, peer: Libp2p, events: PeerInfo[]): Promise<void> {
   while (!events.some(event => event.id.equals(peer.peerId))) {
-    await pEvent(discoveryOf(node), 'peer')
+    await pEvent(findDiscovery(node), 'peer')
   }
-}
-
-function recordDiscoveries (node: Libp2p): PeerInfo[] {
-  const events: PeerInfo[] = []
-  discoveryOf(node).addEventListener('peer', (event) => { events.push(event.detail) })
-  return events
 }
 
 interface Swallowed {

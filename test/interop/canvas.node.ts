@@ -8,15 +8,12 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { createInterface } from 'node:readline'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { expect } from 'aegir/chai'
-import { createLibp2p } from 'libp2p'
 import { pEvent } from 'p-event'
-import { RendezvousDiscovery } from '../../src/client/rendezvous-discovery.ts'
 import { rendezvous, rendezvousServer } from '../../src/index.ts'
+import { findDiscovery } from '../fixtures/discovery.ts'
+import { createTcpNode } from '../fixtures/tcp-nodes.ts'
 import type { Rendezvous, RendezvousInit, RendezvousServer } from '../../src/index.ts'
 import type { Libp2p, PeerInfo } from '@libp2p/interface'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
@@ -133,15 +130,9 @@ describe('interop with @canvas-js/libp2p-rendezvous 0.5.2', function () {
    */
   async function startClient (init: RendezvousInit, placement: 'services' | 'peerDiscovery' = 'services'): Promise<Libp2p<{ rendezvous: Rendezvous }>> {
     const discovery = rendezvous({ discoverInterval: 100, ...init })
-    const options = {
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()]
-    }
     const node = placement === 'services'
-      ? await createLibp2p({ ...options, services: { identify: identify(), rendezvous: discovery } })
-      : await createLibp2p({ ...options, peerDiscovery: [discovery], services: { identify: identify() } })
+      ? await createTcpNode({ services: { identify: identify(), rendezvous: discovery } })
+      : await createTcpNode({ peerDiscovery: [discovery], services: { identify: identify() } })
     nodes.push(node)
     return node as Libp2p<any>
   }
@@ -152,11 +143,7 @@ describe('interop with @canvas-js/libp2p-rendezvous 0.5.2', function () {
    * from a topology, which fires only for peers known to support it.
    */
   async function startPoint (): Promise<Libp2p<{ rendezvousServer: RendezvousServer }>> {
-    const node = await createLibp2p({
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
+    const node = await createTcpNode({
       services: { identify: identify(), rendezvousServer: rendezvousServer() }
     })
     nodes.push(node)
@@ -364,15 +351,4 @@ async function peerEvent (discovery: Rendezvous, peerId: string, otherwise: stri
   } catch (err: any) {
     throw new Error(`${otherwise}: no peer event for ${peerId} in ${POLL_DEADLINE} ms - ${err.message}`)
   }
-}
-
-function findDiscovery (node: Libp2p): RendezvousDiscovery {
-  const components = (node as any).components.components as Record<string, unknown>
-  const discovery = Object.values(components).find((component): component is RendezvousDiscovery => component instanceof RendezvousDiscovery)
-
-  if (discovery == null) {
-    throw new Error('no rendezvous discovery component')
-  }
-
-  return discovery
 }

@@ -3,18 +3,15 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
-import { tcp } from '@libp2p/tcp'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createClient } from '@redis/client'
 import { expect } from 'aegir/chai'
-import { createLibp2p } from 'libp2p'
 import { PROTOCOL } from '../../src/constants.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
 import { newPrivateKey, signedPeerRecord } from '../fixtures/nodes.ts'
+import { createTcpNode } from '../fixtures/tcp-nodes.ts'
 import { startRedis } from './redis-server.ts'
 import type { TestRedis } from './redis-server.ts'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -92,13 +89,7 @@ describe('a fleet: two rendezvous-server processes sharing one Redis', function 
 
   async function newClient (): Promise<Client> {
     const privateKey = await newPrivateKey()
-    const node = await createLibp2p({
-      privateKey,
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()]
-    })
+    const node = await createTcpNode({ privateKey })
     const client = { node, privateKey, record: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
     clients.push(client)
     return client
