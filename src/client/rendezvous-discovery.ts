@@ -369,7 +369,7 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     checkNamespace(namespace)
     const ttl = options.ttl ?? this.ttl
 
-    if (!Number.isSafeInteger(ttl) || ttl < SECOND || ttl > DEFAULT_MAX_TTL) {
+    if (!isValidTtl(ttl)) {
       throw new InvalidTTLError(`ttl must be between ${SECOND} and ${DEFAULT_MAX_TTL} ms`)
     }
 
@@ -1008,8 +1008,15 @@ function checkNamespace (namespace: string): void {
   }
 }
 
+/**
+ * Whether a TTL in ms is one a client may ask for: whole ms, 1 s to 72 h
+ */
+function isValidTtl (ttl: number): boolean {
+  return Number.isSafeInteger(ttl) && ttl >= SECOND && ttl <= DEFAULT_MAX_TTL
+}
+
 function checkTtl (option: string, ttl: number): number {
-  if (!Number.isSafeInteger(ttl) || ttl < SECOND || ttl > DEFAULT_MAX_TTL) {
+  if (!isValidTtl(ttl)) {
     throw new InvalidOptionError(option, `must be between ${SECOND} and ${DEFAULT_MAX_TTL} ms, got ${ttl}`)
   }
 
