@@ -21,10 +21,13 @@ export const COOKIE_LENGTH = 1 + SEQUENCE_LENGTH + MAC_LENGTH
  * that shares the secret and the store accepts it, also after a restart.
  */
 export class CookieCodec {
-  private readonly secret: Uint8Array
+  /**
+   * HMAC keyed once: each MAC clones it instead of hashing the key again
+   */
+  private readonly keyed: ReturnType<typeof hmac.create>
 
   constructor (secret: Uint8Array) {
-    this.secret = secret
+    this.keyed = hmac.create(sha256, secret)
   }
 
   /**
@@ -64,7 +67,7 @@ export class CookieCodec {
   }
 
   private mac (header: Uint8Array, namespace: string): Uint8Array {
-    return hmac.create(sha256, this.secret)
+    return this.keyed.clone()
       .update(header)
       .update(uint8ArrayFromString(namespace))
       .digest()

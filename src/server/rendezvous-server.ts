@@ -269,7 +269,6 @@ export class RendezvousServer implements Startable {
    * requests may come on one stream (go clients) or one only (rust, nim).
    */
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
-    const log = stream.log.newScope('rendezvous-server')
     const maxLengthLength = varint.encodingLength(this.maxMessageSize)
     const decoder = new LengthPrefixedDecoder({
       maxDataLength: this.maxMessageSize,
@@ -279,19 +278,27 @@ export class RendezvousServer implements Startable {
       // complete requests back to back
       maxBufferSize: Infinity,
       lengthDecoder: (data) => {
-        let length: number
+        // contiguous bytes: reading a Uint8ArrayList byte by byte costs more
+        // than the rest of the frame's decoding
+        const prefix = data.byteLength === 0 ? EMPTY : data.subarray(0, Math.min(data.byteLength, maxLengthLength))
+        // the prefix ends at its first byte under 0x80
+        let last = 0
 
-        try {
-          length = varint.decode(data)
-        } catch (err) {
-          // a RangeError means "wait for more bytes", but once the prefix is
-          // longer than any admissible length needs, no byte will fix it
-          if (err instanceof RangeError && data.byteLength >= maxLengthLength) {
+        while (last < prefix.byteLength && prefix[last] >= 0x80) {
+          last++
+        }
+
+        if (last === prefix.byteLength) {
+          // once the prefix is longer than any admissible length needs, no
+          // byte will end it
+          if (prefix.byteLength >= maxLengthLength) {
             throw new InvalidMessageLengthError('Length prefix is too long')
           }
 
-          throw err
+          throw INCOMPLETE_LENGTH_PREFIX
         }
+
+        const length = varint.decode(prefix)
 
         if (length > this.maxMessageSize) {
           throw new InvalidMessageLengthError('Message is too long')
@@ -299,10 +306,8 @@ export class RendezvousServer implements Startable {
 
         // unsigned varints are minimal: the decoder takes the prefix to be as
         // long as the minimal encoding of its value, so a padded one (0x80
-        // 0x00 for 0) would shift the frame. Its last byte must end it.
-        const last = varint.encodingLength(length) - 1
-
-        if ((data instanceof Uint8Array ? data[last] : data.get(last)) >= 0x80) {
+        // 0x00 for 0) would shift the frame
+        if (last !== varint.encodingLength(length) - 1) {
           throw new InvalidMessageLengthError('Length prefix is not minimally encoded')
         }
 
@@ -313,7 +318,7 @@ export class RendezvousServer implements Startable {
     const resetIdleTimer = (): void => {
       clearTimeout(idleTimer)
       idleTimer = setTimeout(() => {
-        log('no request within %d ms, closing stream', this.timeout)
+        this.log('no request within %d ms on stream %s, closing it', this.timeout, stream.id)
         stream.abort(new TimeoutError(`No request within ${this.timeout} ms`))
       }, this.timeout)
     }
@@ -325,16 +330,17 @@ export class RendezvousServer implements Startable {
       for await (const chunk of stream) {
         for (const frame of decoder.decode(chunk)) {
           clearTimeout(idleTimer)
-          await this.answer(frame, stream, connection.remotePeer, log)
+          await this.answer(frame, stream, connection.remotePeer)
           resetIdleTimer()
         }
       }
 
-      await stream.close({ signal: AbortSignal.timeout(this.timeout) })
+      // the idle timer, armed after the last answer, bounds the close too
+      await stream.close()
     } catch (err: any) {
       // garbage, a malformed or oversized frame, or a stream closed or reset
       // under us: nothing can be answered, and nothing else is affected
-      log('closing stream after error - %e', err)
+      this.log('closing stream %s after error - %e', stream.id, err)
       stream.abort(err)
     } finally {
       clearTimeout(idleTimer)
@@ -345,8 +351,8 @@ export class RendezvousServer implements Startable {
   /**
    * Handles one request frame and writes its response, if it has one
    */
-  private async answer (frame: Uint8ArrayList, stream: Stream, remotePeer: PeerId, log: Logger): Promise<void> {
-    const response = await this.handleMessage(Message.decode(frame), remotePeer, log)
+  private async answer (frame: Uint8ArrayList, stream: Stream, remotePeer: PeerId): Promise<void> {
+    const response = await this.handleMessage(Message.decode(frame), remotePeer)
 
     if (response == null) {
       return
@@ -363,7 +369,7 @@ export class RendezvousServer implements Startable {
    * The response to one request, or `undefined` for UNREGISTER. Throws when
    * the message is not a request at all.
    */
-  private async handleMessage (request: Message, remotePeer: PeerId, log: Logger): Promise<Message | undefined> {
+  private async handleMessage (request: Message, remotePeer: PeerId): Promise<Message | undefined> {
     const overLimit = this.overRateLimit(remotePeer)
 
     // proto3 encoders (canvas-js) leave out a type of 0, and in the spec's
@@ -372,14 +378,14 @@ export class RendezvousServer implements Startable {
       case Message.MessageType.REGISTER: {
         this.requests?.increment({ register: true })
         const registerResponse: Message.RegisterResponse = await (overLimit == null ? this.register(request.register ?? {}, remotePeer) : Promise.reject(overLimit))
-          .catch(err => this.refusal(err, log))
+          .catch(err => this.refusal(err))
         this.responses?.increment({ [registerResponse.status ?? Message.ResponseStatus.OK]: true })
         return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse }
       }
       case Message.MessageType.DISCOVER: {
         this.requests?.increment({ discover: true })
         const discoverResponse: Message.DiscoverResponse = await (overLimit == null ? this.discover(request.discover ?? {}) : Promise.reject(overLimit))
-          .catch(err => ({ registrations: [], ...this.refusal(err, log) }))
+          .catch(err => ({ registrations: [], ...this.refusal(err) }))
         this.responses?.increment({ [discoverResponse.status ?? Message.ResponseStatus.OK]: true })
         return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse }
       }
@@ -389,13 +395,13 @@ export class RendezvousServer implements Startable {
         if (overLimit != null) {
           // the specification has no response to UNREGISTER, so nothing
           // tells the peer: the request is dropped
-          log('unregister dropped, %p is over its rate limit', remotePeer)
+          this.log('unregister dropped, %p is over its rate limit', remotePeer)
           return undefined
         }
 
         // the specification has no response to UNREGISTER, not even an error
         await this.unregister(request.unregister ?? {}, remotePeer).catch(err => {
-          log('unregister failed - %e', err)
+          this.log('unregister failed - %e', err)
         })
         return undefined
       }
@@ -461,13 +467,13 @@ export class RendezvousServer implements Startable {
    * The status and text that answer a failed request: the typed error's own,
    * or `E_INTERNAL_ERROR` for anything unexpected
    */
-  private refusal (err: Error, log: Logger): { status: Message.ResponseStatus, statusText: string } {
+  private refusal (err: Error): { status: Message.ResponseStatus, statusText: string } {
     if (err instanceof RendezvousError) {
-      log('request refused - %s', err.message)
+      this.log('request refused - %s', err.message)
       return { status: err.status, statusText: err.statusText }
     }
 
-    log.error('request failed - %e', err)
+    this.log.error('request failed - %e', err)
     const error = new InternalError()
     return { status: error.status, statusText: error.statusText }
   }
@@ -574,6 +580,15 @@ export class RendezvousServer implements Startable {
     return namespace
   }
 }
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * "Wait for more bytes", as `LengthPrefixedDecoder` reads a `RangeError`. It
+ * asks after every frame, so one instance serves all: building an error (and
+ * its stack) per request costs more than decoding the request.
+ */
+const INCOMPLETE_LENGTH_PREFIX = new RangeError('Length prefix is incomplete')
 
 /**
  * The longest delay setTimeout takes (ms)
