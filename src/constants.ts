@@ -112,7 +112,13 @@ export const DEFAULT_EXPIRY_INTERVAL = 10 * SECOND
  * Most expired registrations a point removes in one step of the sweep, so a
  * million expiring together never block the event loop for long
  */
-export const EXPIRY_BATCH_SIZE = 10_000
+export const EXPIRY_BATCH_SIZE = 1_000
+
+/**
+ * The most expired, not yet reclaimed registrations one DISCOVER walks past
+ * in the memory store before it answers with what it has
+ */
+export const MAX_EXPIRED_PER_DISCOVER = 10_000
 
 /**
  * How often a client polls each namespace at each point by default (ms)

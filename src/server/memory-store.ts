@@ -1,5 +1,5 @@
 import { repeatingTask } from '@libp2p/utils'
-import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE } from '../constants.ts'
+import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE, MAX_EXPIRED_PER_DISCOVER } from '../constants.ts'
 import { NotAuthorizedError, UnavailableError } from '../errors.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
 import { SequenceIndex } from './sequence-index.ts'
@@ -22,9 +22,64 @@ export interface MemoryRegistrationStoreInit {
   onExpired?(registration: Registration): void
 }
 
-interface StoredRegistration extends Registration {
+/**
+ * A registration as the store holds it, shaped for memory: a million of them
+ * stay within a few hundred bytes each beyond their records
+ */
+interface StoredRegistration {
+  /**
+   * A flat copy: `PeerId.toString()` is a slice of a longer string, which
+   * would stay alive with it
+   */
+  peerId: string
+
+  /**
+   * The namespace index's own key, one string per namespace
+   */
+  namespace: string
+
+  /**
+   * The signed peer record, one character per byte: a string costs about
+   * 190 bytes less than a Uint8Array with an ArrayBuffer of its own
+   */
+  record: string
+
+  /**
+   * In ms after the store's epoch: a small integer, not a boxed number, for
+   * the first 24 days
+   */
+  expiresAt: number
+
+  /**
+   * After the store's first sequence: a small integer for 2^31 writes
+   */
+  sequence: number
+
   heapIndex: number
 }
+
+/**
+ * How many maps hold the registrations by peer
+ */
+const PEER_SHARDS = 256
+
+/**
+ * A namespace's registrations, which all share its one namespace string
+ */
+class NamespaceIndex extends SequenceIndex<StoredRegistration> {
+  readonly namespace: string
+
+  constructor (namespace: string) {
+    super()
+    this.namespace = namespace
+  }
+}
+
+/**
+ * What a peer holds: its registration when it is in one namespace (most
+ * peers), a map by namespace when in several, which costs some 180 bytes more
+ */
+type PeerRegistrations = StoredRegistration | Map<string, StoredRegistration>
 
 /**
  * Keeps registrations in memory: the default store of a rendezvous point.
@@ -35,19 +90,25 @@ interface StoredRegistration extends Registration {
  * timer per registration.
  */
 export class MemoryRegistrationStore implements RegistrationStore {
-  private readonly byPeer = new Map<string, Map<string, StoredRegistration>>()
-  private readonly byNamespace = new Map<string, SequenceIndex<StoredRegistration>>()
+  /**
+   * By peer, in shards: growing or shrinking one map of a million entries
+   * rehashes it all at once, which stalls every request for tens of ms
+   */
+  private readonly byPeer = Array.from({ length: PEER_SHARDS }, () => new Map<string, PeerRegistrations>())
+  private readonly byNamespace = new Map<string, NamespaceIndex>()
   private readonly all = new SequenceIndex<StoredRegistration>()
   private readonly expiry = new ExpiryHeap<StoredRegistration>()
   private readonly sweep: RepeatingTask
   private readonly onExpired?: (registration: Registration) => void
 
   /**
-   * Sequences start at the clock in µs, so they keep increasing across
-   * restarts and a cookie issued by an earlier process never skips new
-   * registrations
+   * Sequences start at the clock in µs and go up by one a write, so they
+   * keep increasing across restarts (no store writes once a µs) and a cookie
+   * issued by an earlier process never skips new registrations
    */
-  private lastSequence = Date.now() * 1000
+  private readonly firstSequence = Date.now() * 1000
+  private lastSequence = this.firstSequence
+  private readonly epoch = Date.now()
 
   constructor (init: MemoryRegistrationStoreInit = {}) {
     this.onExpired = init.onExpired
@@ -74,34 +135,35 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
   async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
     const now = Date.now()
-
-    // expired registrations must not count against the caps
-    this.removeExpired(now, EXPIRY_BATCH_SIZE)
-
-    const existing = this.byPeer.get(registration.peerId)?.get(registration.namespace)
+    const existing = this.find(registration.peerId, registration.namespace)
 
     if (existing != null) {
       this.remove(existing)
     } else {
-      if ((this.byPeer.get(registration.peerId)?.size ?? 0) >= limits.maxRegistrationsPerPeer) {
-        // the batch above may not have reached this peer's expired ones
-        for (const stored of this.byPeer.get(registration.peerId)?.values() ?? []) {
-          if (stored.expiresAt <= now) {
+      // expired registrations must not count against the caps, but only the
+      // ones in the way are reclaimed here: the sweep takes the rest in
+      // batches, between requests
+      if (this.peerCount(registration.peerId) >= limits.maxRegistrationsPerPeer) {
+        for (const stored of this.registrationsOf(registration.peerId)) {
+          if (stored.expiresAt <= now - this.epoch) {
             this.expire(stored)
           }
         }
       }
 
-      if ((this.byPeer.get(registration.peerId)?.size ?? 0) >= limits.maxRegistrationsPerPeer) {
+      if (this.peerCount(registration.peerId) >= limits.maxRegistrationsPerPeer) {
         throw new NotAuthorizedError(`peer is registered in ${limits.maxRegistrationsPerPeer} namespaces, the most allowed`)
       }
 
-      if (this.all.size >= limits.maxRegistrations) {
+      if (this.all.size >= limits.maxRegistrations && this.removeExpired(now, 1) === 0) {
         throw new UnavailableError('the rendezvous point is full')
       }
     }
 
-    return toRegistration(this.insert({ ...registration, sequence: this.nextSequence() }))
+    const sequence = this.nextSequence()
+    this.insert(registration, sequence)
+
+    return { ...registration, sequence }
   }
 
   /**
@@ -114,9 +176,9 @@ export class MemoryRegistrationStore implements RegistrationStore {
     const now = Date.now()
 
     for (const registration of registrations) {
-      const existing = this.byPeer.get(registration.peerId)?.get(registration.namespace)
+      const existing = this.find(registration.peerId, registration.namespace)
 
-      if (registration.expiresAt <= now || (existing != null && existing.sequence >= registration.sequence)) {
+      if (registration.expiresAt <= now || (existing != null && existing.sequence + this.firstSequence >= registration.sequence)) {
         continue
       }
 
@@ -125,45 +187,75 @@ export class MemoryRegistrationStore implements RegistrationStore {
       }
 
       this.lastSequence = Math.max(this.lastSequence, registration.sequence)
-      this.insert(registration)
+      this.insert(registration, registration.sequence)
     }
   }
 
-  private insert (registration: Registration): StoredRegistration {
+  private insert (registration: NewRegistration, sequence: number): void {
+    let namespaceIndex = this.byNamespace.get(registration.namespace)
+    let namespace = registration.namespace
+
+    if (namespaceIndex == null) {
+      namespaceIndex = new NamespaceIndex(namespace)
+      this.byNamespace.set(namespace, namespaceIndex)
+    } else {
+      namespace = namespaceIndex.namespace
+    }
+
     const stored: StoredRegistration = {
-      peerId: registration.peerId,
-      namespace: registration.namespace,
-      signedPeerRecord: registration.signedPeerRecord,
-      expiresAt: registration.expiresAt,
-      sequence: registration.sequence,
+      peerId: flatCopy(registration.peerId),
+      namespace,
+      record: bytesToString(registration.signedPeerRecord),
+      expiresAt: smallInteger(registration.expiresAt - this.epoch),
+      sequence: smallInteger(sequence - this.firstSequence),
       heapIndex: -1
     }
 
-    let peerRegistrations = this.byPeer.get(stored.peerId)
+    const held = this.peerShard(stored.peerId).get(stored.peerId)
 
-    if (peerRegistrations == null) {
-      peerRegistrations = new Map()
-      this.byPeer.set(stored.peerId, peerRegistrations)
-    }
-
-    peerRegistrations.set(stored.namespace, stored)
-
-    let namespaceIndex = this.byNamespace.get(stored.namespace)
-
-    if (namespaceIndex == null) {
-      namespaceIndex = new SequenceIndex()
-      this.byNamespace.set(stored.namespace, namespaceIndex)
+    if (held == null) {
+      this.peerShard(stored.peerId).set(stored.peerId, stored)
+    } else if (held instanceof Map) {
+      held.set(namespace, stored)
+    } else {
+      this.peerShard(stored.peerId).set(stored.peerId, new Map([[held.namespace, held], [namespace, stored]]))
     }
 
     namespaceIndex.append(stored)
     this.all.append(stored)
     this.expiry.push(stored)
+  }
 
-    return stored
+  /**
+   * The registration of (`peerId`, `namespace`), if held
+   */
+  private find (peerId: string, namespace: string): StoredRegistration | undefined {
+    const held = this.peerShard(peerId).get(peerId)
+
+    if (held instanceof Map) {
+      return held.get(namespace)
+    }
+
+    return held?.namespace === namespace ? held : undefined
+  }
+
+  private peerShard (peerId: string): Map<string, PeerRegistrations> {
+    // peer ids end in base58 digits of their key's hash
+    return this.byPeer[(peerId.charCodeAt(peerId.length - 1) * 58 + peerId.charCodeAt(peerId.length - 2)) % PEER_SHARDS]
+  }
+
+  private peerCount (peerId: string): number {
+    const held = this.peerShard(peerId).get(peerId)
+    return held == null ? 0 : held instanceof Map ? held.size : 1
+  }
+
+  private registrationsOf (peerId: string): StoredRegistration[] {
+    const held = this.peerShard(peerId).get(peerId)
+    return held == null ? [] : held instanceof Map ? [...held.values()] : [held]
   }
 
   async delete (peerId: string, namespace: string): Promise<void> {
-    const existing = this.byPeer.get(peerId)?.get(namespace)
+    const existing = this.find(peerId, namespace)
 
     if (existing != null) {
       this.remove(existing)
@@ -172,24 +264,42 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
   async discover (query: DiscoverQuery): Promise<DiscoverPage> {
     const index = query.namespace == null ? this.all : this.byNamespace.get(query.namespace)
-    const registrations: Registration[] = []
+    const found: StoredRegistration[] = []
     let cursor = query.after
 
     if (index == null || query.limit <= 0) {
-      return { registrations, cursor }
+      return { registrations: [], cursor }
     }
 
-    for (const entry of index.after(query.after)) {
-      cursor = entry.sequence
+    const now = query.now - this.epoch
+    let expired = 0
 
-      if (entry.expiresAt > query.now) {
-        registrations.push(toRegistration(entry))
+    for (const entry of index.after(query.after - this.firstSequence)) {
+      cursor = entry.sequence + this.firstSequence
 
-        if (registrations.length === query.limit) {
+      if (entry.expiresAt > now) {
+        found.push(entry)
+
+        if (found.length === query.limit) {
           break
         }
+      } else if (++expired === MAX_EXPIRED_PER_DISCOVER) {
+        // after a mass expiry, until the sweep reclaims them: a short page
+        // and a cookie past the expired ones, not a scan of them all
+        break
       }
     }
+
+    // the page's records in one buffer: an ArrayBuffer each would cost more
+    // than the rest of the page
+    const records = new Uint8Array(found.reduce((length, stored) => length + stored.record.length, 0))
+    let offset = 0
+
+    const registrations = found.map(stored => {
+      const record = records.subarray(offset, offset + stored.record.length)
+      offset += writeString(stored.record, record)
+      return this.toRegistration(stored, record)
+    })
 
     return { registrations, cursor }
   }
@@ -204,7 +314,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
     while (removed < max) {
       const next = this.expiry.peek()
 
-      if (next == null || next.expiresAt > now) {
+      if (next == null || next.expiresAt > now - this.epoch) {
         break
       }
 
@@ -217,7 +327,11 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
   private expire (stored: StoredRegistration): void {
     this.remove(stored)
-    this.onExpired?.(toRegistration(stored))
+    if (this.onExpired != null) {
+      const record = new Uint8Array(stored.record.length)
+      writeString(stored.record, record)
+      this.onExpired(this.toRegistration(stored, record))
+    }
   }
 
   private remove (stored: StoredRegistration): void {
@@ -234,21 +348,33 @@ export class MemoryRegistrationStore implements RegistrationStore {
       }
     }
 
-    const peerRegistrations = this.byPeer.get(stored.peerId)
+    const held = this.peerShard(stored.peerId).get(stored.peerId)
 
-    if (peerRegistrations?.get(stored.namespace) === stored) {
-      peerRegistrations.delete(stored.namespace)
+    if (held === stored) {
+      this.peerShard(stored.peerId).delete(stored.peerId)
+    } else if (held instanceof Map && held.get(stored.namespace) === stored) {
+      held.delete(stored.namespace)
 
-      if (peerRegistrations.size === 0) {
-        this.byPeer.delete(stored.peerId)
+      if (held.size === 1) {
+        // back to the compact form
+        this.peerShard(stored.peerId).set(stored.peerId, held.values().next().value as StoredRegistration)
       }
     }
   }
 
   private nextSequence (): number {
-    // never repeat or go back, even if the clock does
-    this.lastSequence = Math.max(this.lastSequence + 1, Date.now() * 1000)
-    return this.lastSequence
+    // never repeats or goes back, whatever the clock does
+    return ++this.lastSequence
+  }
+
+  private toRegistration (stored: StoredRegistration, signedPeerRecord: Uint8Array<ArrayBuffer>): Registration {
+    return {
+      peerId: stored.peerId,
+      namespace: stored.namespace,
+      signedPeerRecord,
+      expiresAt: stored.expiresAt + this.epoch,
+      sequence: stored.sequence + this.firstSequence
+    }
   }
 }
 
@@ -267,12 +393,44 @@ async function yieldToEventLoop (signal?: AbortSignal): Promise<void> {
   })
 }
 
-function toRegistration (stored: StoredRegistration): Registration {
-  return {
-    peerId: stored.peerId,
-    namespace: stored.namespace,
-    signedPeerRecord: stored.signedPeerRecord,
-    expiresAt: stored.expiresAt,
-    sequence: stored.sequence
+/**
+ * `n`, held as a small integer when it is one: V8 boxes the result of
+ * arithmetic on large numbers even when it is small, and an object field
+ * that once held a box holds every later value in one (16 bytes each)
+ */
+function smallInteger (n: number): number {
+  return (n | 0) === n ? n | 0 : n
+}
+
+/**
+ * A flat copy of a string, which shares no memory with the one it copies
+ */
+function flatCopy (string: string): string {
+  return JSON.parse(JSON.stringify(string))
+}
+
+/**
+ * Bytes as a string of one character per byte. By chunks: spreading a long
+ * array into one call would overflow the stack.
+ */
+function bytesToString (bytes: Uint8Array): string {
+  let string = ''
+
+  for (let offset = 0; offset < bytes.byteLength; offset += 4096) {
+    string += String.fromCharCode(...bytes.subarray(offset, offset + 4096))
   }
+
+  return string
+}
+
+/**
+ * Writes a string of one character per byte into `bytes`, and returns its
+ * length
+ */
+function writeString (string: string, bytes: Uint8Array): number {
+  for (let i = 0; i < string.length; i++) {
+    bytes[i] = string.charCodeAt(i)
+  }
+
+  return string.length
 }

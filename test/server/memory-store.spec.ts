@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import sinon from 'sinon'
-import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE } from '../../src/constants.ts'
+import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE, MAX_EXPIRED_PER_DISCOVER } from '../../src/constants.ts'
 import { NotAuthorizedError, UnavailableError } from '../../src/errors.ts'
 import { MemoryRegistrationStore } from '../../src/server/memory-store.ts'
 import type { NewRegistration, Registration, RegistrationLimits } from '../../src/server/registration-store.ts'
@@ -129,6 +129,35 @@ describe('memory registration store', () => {
       expect((await everything()).map(key)).to.deep.equal(['peer-a/ns-2', 'peer-a/ns-1'])
     })
 
+    it('finds, refreshes and deletes a peer\'s registrations as it goes from one namespace to several and back', async () => {
+      for (const namespace of ['ns-1', 'ns-2', 'ns-3']) {
+        await store.put(registration('peer-a', namespace), LIMITS)
+      }
+
+      await store.delete('peer-a', 'ns-1')
+      await store.delete('peer-a', 'ns-3')
+      const refreshed = await store.put(registration('peer-a', 'ns-2'), { ...LIMITS, maxRegistrationsPerPeer: 1 })
+
+      expect(store.count()).to.equal(1)
+      expect(await everything()).to.deep.equal([refreshed])
+      await expect(store.put(registration('peer-a', 'ns-4'), { ...LIMITS, maxRegistrationsPerPeer: 1 })).to.eventually.be.rejected.with.property('name', NotAuthorizedError.name)
+
+      await store.delete('peer-a', 'ns-2')
+      expect(store.count()).to.equal(0)
+      await store.put(registration('peer-a', 'ns-4'), { ...LIMITS, maxRegistrationsPerPeer: 1 })
+      expect((await everything()).map(key)).to.deep.equal(['peer-a/ns-4'])
+    })
+
+    it('keeps every byte of a record, of any length', async () => {
+      const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i)
+      const long = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff)
+
+      await store.put({ ...registration('peer-a', 'ns'), signedPeerRecord: everyByte }, LIMITS)
+      await store.put({ ...registration('peer-b', 'ns'), signedPeerRecord: long }, LIMITS)
+
+      expect((await everything('ns')).map(r => r.signedPeerRecord)).to.deep.equal([everyByte, long])
+    })
+
     it('does not share state with the registrations it returns', async () => {
       const put = await store.put(registration('peer-a', 'ns', NOW + 5000), LIMITS)
       put.expiresAt = 0
@@ -228,6 +257,21 @@ describe('memory registration store', () => {
 
       expect(store.count()).to.equal(2)
       expect((await everything()).map(key)).to.deep.equal(['peer-b/ns', 'peer-c/ns'])
+    })
+
+    it('leaves expired registrations to the sweep, reclaiming one only when the store is full', async () => {
+      for (let i = 0; i < 5; i++) {
+        await store.put(registration(`peer-${i}`, 'ns', NOW + 100), LIMITS)
+      }
+
+      clock.tick(300)
+
+      await store.put(registration('peer-x', 'ns'), { ...LIMITS, maxRegistrations: 6 })
+      expect(store.count()).to.equal(6)
+
+      await store.put(registration('peer-y', 'ns'), { ...LIMITS, maxRegistrations: 6 })
+      expect(store.count()).to.equal(6)
+      expect((await everything('ns')).map(key)).to.deep.equal(['peer-x/ns', 'peer-y/ns'])
     })
 
     it('treats a refresh of an expired registration as a new one', async () => {
@@ -446,6 +490,24 @@ describe('memory registration store', () => {
 
       expect(onlyExpired.registrations).to.be.empty()
       expect(onlyExpired.cursor).to.equal(lastExpired.sequence)
+    })
+  })
+
+  describe('after a mass expiry, before the sweep', () => {
+    it('walks past at most MAX_EXPIRED_PER_DISCOVER expired registrations, and the cursor leads on to the live ones', async () => {
+      for (let i = 0; i < MAX_EXPIRED_PER_DISCOVER + 10; i++) {
+        await store.put(registration(`expired-${i}`, 'ns', NOW + 100), LIMITS)
+      }
+
+      const live = await store.put(registration('peer-live', 'ns', NOW + 10_000), LIMITS)
+      const now = NOW + 500
+
+      const first = await store.discover({ namespace: 'ns', after: 0, limit: 10, now })
+      expect(first.registrations).to.be.empty()
+
+      const next = await store.discover({ namespace: 'ns', after: first.cursor, limit: 10, now })
+      expect(next.registrations).to.deep.equal([live])
+      expect(next.cursor).to.equal(live.sequence)
     })
   })
 
