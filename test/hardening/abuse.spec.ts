@@ -93,10 +93,11 @@ describe('abuse of a rendezvous point', () => {
       await startPoint({ timeout })
       const peer = await newPeer()
 
+      // before the point can have started any idle timer
+      const opened = Date.now()
       const silent = await dial(peer)
       const half = await dial(peer)
       const quiet = await openRendezvousStream(peer.node, point)
-      const opened = Date.now()
 
       half.send(concat([varint.encode(100), new Uint8Array(10)]))
       const answer = await quiet.request({ type: MessageType.DISCOVER, discover: { ns: 'ns' } })
