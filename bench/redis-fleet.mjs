@@ -23,7 +23,6 @@
 import { spawn, execFileSync } from 'node:child_process'
 import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import os from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -37,6 +36,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
+import { log, machine, medianRun, positive, quantile, round, table } from './lib.mjs'
 
 const COMMAND = fileURLToPath(new URL('../dist/src/bin/rendezvous-server.js', import.meta.url))
 const RESULTS = fileURLToPath(new URL('./redis-fleet.json', import.meta.url))
@@ -52,20 +52,6 @@ const WARMUP_MS = 1000
  * per-peer limit of 100/s, so no request is refused for rate
  */
 const CLIENT_RATE = 90
-
-function positive (name, fallback) {
-  const value = process.env[name] == null ? fallback : Number(process.env[name])
-
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new Error(`${name} must be a positive integer`)
-  }
-
-  return value
-}
-
-function log (message) {
-  process.stderr.write(`[bench] ${message}\n`)
-}
 
 async function freePort () {
   return new Promise((resolve, reject) => {
@@ -178,8 +164,8 @@ function statusOf (response) {
  * Every client sends requests back to back, paced at CLIENT_RATE; resolves
  * with the OK count, the other statuses and the latencies of the OK requests
  *
- * @param {Array<{ request: Function }>} clients - the clients
- * @param {Function} make - makes the i-th request of a client
+ * @param {Array<{ request(message: object): Promise<object> }>} clients - the clients
+ * @param {(client: object, i: number) => object} make - makes the i-th request of a client
  * @param {number} ms - how long to run
  */
 async function drive (clients, make, ms) {
@@ -223,17 +209,9 @@ async function drive (clients, make, ms) {
     opsPerSecond: Math.round(ok / (ms / 1000)),
     ok,
     refused,
-    p50: round(latencies[Math.floor(latencies.length * 0.5)] ?? 0),
-    p99: round(latencies[Math.floor(latencies.length * 0.99)] ?? 0)
+    p50: round(quantile(latencies, 0.5)),
+    p99: round(quantile(latencies, 0.99))
   }
-}
-
-function round (value) {
-  return Math.round(value * 100) / 100
-}
-
-function median (runs) {
-  return [...runs].sort((a, b) => a.opsPerSecond - b.opsPerSecond)[Math.floor(runs.length / 2)]
 }
 
 async function measure (name, pointArgs) {
@@ -264,7 +242,7 @@ async function measure (name, pointArgs) {
         log(`${name} ${op} run ${run + 1}: ${runs.at(-1).opsPerSecond} ops/s, p50 ${runs.at(-1).p50} ms, p99 ${runs.at(-1).p99} ms${Object.keys(runs.at(-1).refused).length > 0 ? `, refused ${JSON.stringify(runs.at(-1).refused)}` : ''}`)
       }
 
-      results[op] = { median: median(runs), runs }
+      results[op] = { median: medianRun(runs, 'opsPerSecond'), runs }
     }
 
     return results
@@ -282,19 +260,16 @@ function redisVersion () {
   }
 }
 
-function table (results) {
-  const rows = [['setup', 'op', 'ops/s (median)', 'runs', 'p50 ms', 'p99 ms']]
+function resultTable (results) {
+  const rows = []
 
   for (const [setup, ops] of Object.entries(results)) {
     for (const [op, { median, runs }] of Object.entries(ops)) {
-      rows.push([setup, op, String(median.opsPerSecond), runs.map(run => run.opsPerSecond).join(' / '), String(median.p50), String(median.p99)])
+      rows.push([setup, op, median.opsPerSecond, runs.map(run => run.opsPerSecond).join(' / '), median.p50, median.p99])
     }
   }
 
-  const widths = rows[0].map((_, i) => Math.max(...rows.map(row => row[i].length)))
-  const line = (row) => `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`
-
-  return [line(rows[0]), `|${widths.map(width => '-'.repeat(width + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n')
+  return table(['setup', 'op', 'ops/s (median)', 'runs', 'p50 ms', 'p99 ms'], rows)
 }
 
 async function main () {
@@ -308,24 +283,16 @@ async function main () {
     await redis.stop()
   }
 
-  const cpus = os.cpus()
   const report = {
     date: new Date().toISOString(),
-    machine: {
-      cpu: cpus[0]?.model ?? 'unknown',
-      cores: cpus.length,
-      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-      os: `${os.type()} ${os.release()} ${os.arch()}`,
-      node: process.version,
-      redis: redisVersion()
-    },
+    machine: { ...machine(), redis: redisVersion() },
     command: 'npm run bench:redis',
     parameters: { clients: CLIENTS, seconds: SECONDS, runs: RUNS, namespaces: NAMESPACES, clientRate: CLIENT_RATE, discoverLimit: 100, transport: 'tcp 127.0.0.1, noise, yamux' },
     results
   }
 
   await writeFile(RESULTS, `${JSON.stringify(report, null, 2)}\n`)
-  process.stdout.write(`\n${table(results)}\n\nceiling set by pacing: ${CLIENTS * CLIENT_RATE} requests/s; results in ${RESULTS}\n`)
+  process.stdout.write(`\n${resultTable(results)}\n\nceiling set by pacing: ${CLIENTS * CLIENT_RATE} requests/s; results in ${RESULTS}\n`)
 }
 
 main().catch(err => {

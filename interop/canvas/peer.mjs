@@ -27,6 +27,14 @@
 //                                     which follows it with a DISCOVER on the
 //                                     same stream and waits for its answer
 //   {"cmd":"peers"}                   client: the peer ids its discovery emitted
+//   {"cmd":"preload","ns":"x","file":f,"ttl":s}
+//                                     point: puts the registrations of a file
+//                                     of JSON lines {peerId, record} (record in
+//                                     base64) straight into the store, for the
+//                                     benchmarks (bench/run.mjs)
+//
+// CANVAS_MAX_DISCOVER_LIMIT sets the point's largest DISCOVER page (canvas's
+// default is 64).
 //
 // It stops and exits on the end of stdin, SIGTERM or SIGINT. Logs go to stderr
 // (DEBUG=canvas:* for canvas's own).
@@ -84,7 +92,7 @@ if (point != null && !['127.0.0.1', '::1', 'localhost'].includes(point.toOptions
 const services = { identify: identify() }
 
 if (role === 'point') {
-  services.rendezvous = rendezvousServer({})
+  services.rendezvous = rendezvousServer(process.env.CANVAS_MAX_DISCOVER_LIMIT == null ? {} : { maxDiscoverLimit: Number(process.env.CANVAS_MAX_DISCOVER_LIMIT) })
 } else {
   services.rendezvous = rendezvousClient({
     autoRegister: {
@@ -182,6 +190,17 @@ async function run (command) {
         }
       })
       return null
+    }
+    case 'preload': {
+      only('point', command)
+      const { readFile } = await import('node:fs/promises')
+      const lines = (await readFile(command.file, 'utf8')).split('\n').filter(line => line !== '')
+      for (const line of lines) {
+        const { peerId, record } = JSON.parse(line)
+        // canvas's store only calls toString() on the peer id
+        rendezvous.store.register(command.ns, { toString: () => peerId }, Uint8Array.from(Buffer.from(record, 'base64')), BigInt(command.ttl))
+      }
+      return lines.length
     }
     case 'peers': {
       return [...new Set(emitted)]

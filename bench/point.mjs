@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+/*
+ * The rendezvous point under test, in its own process so its CPU time can be
+ * read from /proc: a libp2p v3 node on TCP 127.0.0.1 (noise, yamux) running
+ * `rendezvousServer()` with its in-memory store, and the transport ceiling's
+ * trivial request/response protocol beside it on the same node.
+ *
+ * The ceiling protocol reads one length-prefixed request whose first four
+ * bytes (big-endian) say how long the response must be, writes a response of
+ * that length and closes: the least work a one-request stream can do.
+ *
+ * Prints one JSON line when ready, `{"ready":true,"peerId","multiaddrs"}`,
+ * then answers JSON commands on stdin, one line each, `{"id","result"}` or
+ * `{"id","error"}`:
+ *
+ *   {"cmd":"preload","ns","file","ttl"}  registers the peers of a records
+ *                                        file (JSON lines {peerId, record}
+ *                                        with the record in base64) in ns,
+ *                                        ttl in s, straight into the store
+ *   {"cmd":"expiring","ns","count","in"} adds count registrations that all
+ *                                        lapse `in` ms from now (copies of
+ *                                        one record, random peer-id-like
+ *                                        strings)
+ *   {"cmd":"count"}                      registrations held
+ *   {"cmd":"gc"}                         garbage collector pauses and event
+ *                                        loop delay since the last gc command
+ *
+ * Options come from the environment: BENCH_MAX_REQUESTS_PER_PEER (the
+ * rate limit, raised by the harness) and BENCH_EXPIRY_INTERVAL (ms).
+ */
+
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { lpStream } from '@libp2p/utils'
+import { createLibp2p } from 'libp2p'
+import { rendezvousServer } from '../dist/src/index.js'
+import { MemoryRegistrationStore } from '../dist/src/server/memory-store.js'
+import { CEILING_PROTOCOL, positive } from './lib.mjs'
+
+const store = new MemoryRegistrationStore({ expiryInterval: positive('BENCH_EXPIRY_INTERVAL', 10_000) })
+const node = await createLibp2p({
+  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  services: {
+    rendezvous: rendezvousServer({
+      store,
+      maxRequestsPerPeer: positive('BENCH_MAX_REQUESTS_PER_PEER', 100)
+    })
+  }
+})
+
+/** responses of the ceiling protocol, one buffer per length asked for */
+const responses = new Map()
+
+await node.handle(CEILING_PROTOCOL, async (stream) => {
+  const messages = lpStream(stream)
+
+  try {
+    const request = (await messages.read()).subarray()
+    const length = new DataView(request.buffer, request.byteOffset, request.byteLength).getUint32(0)
+    let response = responses.get(length)
+
+    if (response == null) {
+      response = new Uint8Array(length).fill(1)
+      responses.set(length, response)
+    }
+
+    await messages.write(response)
+    await stream.close()
+  } catch (err) {
+    stream.abort(err)
+  }
+}, { maxInboundStreams: 1024 })
+
+/** garbage collector pauses since the last `gc` command, in ms */
+let gcPauses = []
+/** event loop delay since the last `gc` command */
+const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+loopDelay.enable()
+new PerformanceObserver(list => {
+  gcPauses.push(...list.getEntries().map(entry => entry.duration))
+}).observe({ entryTypes: ['gc'] })
+
+const limits = { maxRegistrationsPerPeer: 1000, maxRegistrations: Number.MAX_SAFE_INTEGER }
+
+const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
+
+/**
+ * A string shaped like an Ed25519 peer id, `12D3KooW` and 44 random base58
+ * digits, made without a key
+ */
+function syntheticPeerId () {
+  let id = '12D3KooW'
+
+  for (const byte of randomBytes(44)) {
+    id += BASE58[byte % 58]
+  }
+
+  return id
+}
+
+/**
+ * Lets the event loop turn every 10,000 writes, so the connections' keepalive
+ * pings are answered while a million registrations go in
+ *
+ * @param {number} i - the number of the write
+ */
+async function yieldEvery (i) {
+  if (i % 10_000 === 9_999) {
+    await new Promise(resolve => setImmediate(resolve))
+  }
+}
+
+async function run (command) {
+  switch (command.cmd) {
+    case 'preload': {
+      const lines = (await readFile(command.file, 'utf8')).split('\n').filter(line => line !== '')
+
+      for (const [i, line] of lines.entries()) {
+        const { peerId, record } = JSON.parse(line)
+        await yieldEvery(i)
+        await store.put({ peerId, namespace: command.ns, signedPeerRecord: Uint8Array.from(Buffer.from(record, 'base64')), expiresAt: Date.now() + command.ttl * 1000 }, limits)
+      }
+
+      return store.count()
+    }
+    case 'expiring': {
+      const [first] = (await readFile(command.file, 'utf8')).split('\n')
+      const record = Buffer.from(JSON.parse(first).record, 'base64')
+      const expiresAt = Date.now() + command.in
+
+      for (let i = 0; i < command.count; i++) {
+        await yieldEvery(i)
+        await store.put({ peerId: syntheticPeerId(), namespace: command.ns, signedPeerRecord: Uint8Array.from(record), expiresAt }, limits)
+      }
+
+      return store.count()
+    }
+    case 'count':
+      return store.count()
+    case 'gc': {
+      const pauses = gcPauses
+      gcPauses = []
+      const loop = { maxMs: loopDelay.max / 1e6, p99Ms: loopDelay.percentile(99) / 1e6 }
+      loopDelay.reset()
+      return { count: pauses.length, maxMs: Math.max(0, ...pauses), totalMs: pauses.reduce((sum, pause) => sum + pause, 0), loop }
+    }
+    default:
+      throw new Error(`unknown command ${JSON.stringify(command.cmd)}`)
+  }
+}
+
+function answer (message) {
+  process.stdout.write(`${JSON.stringify(message)}\n`)
+}
+
+async function shutdown () {
+  await node.stop()
+  process.exit(0)
+}
+
+process.once('SIGTERM', () => { void shutdown() })
+process.once('SIGINT', () => { void shutdown() })
+
+answer({ ready: true, peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map(ma => ma.toString()) })
+
+for await (const line of createInterface({ input: process.stdin })) {
+  const command = JSON.parse(line)
+
+  try {
+    answer({ id: command.id, result: await run(command) })
+  } catch (err) {
+    answer({ id: command.id, error: err.message })
+  }
+}
+
+await shutdown()
