@@ -13,6 +13,8 @@
  *   (signed peer record verifications per second, in process)
  * - expiry: requests to our point while it reclaims BENCH_EXPIRING (1M)
  *   registrations that lapse at once
+ * - pages: DISCOVER with a cookie over the wire, in namespaces of
+ *   BENCH_PAGE_SIZES (1k, 100k, 1M) registrations
  * - scale: bench/scale.mjs (heap per registration, page latency, expiry cost)
  * - client: bench/client.mjs (register to discovery time, idle requests)
  *
@@ -47,7 +49,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
-import { CEILING_PROTOCOL, cpuTime, log, machine, median, medianRun, positive, quantile, round, startJsonChild, table } from './lib.mjs'
+import { CEILING_PROTOCOL, cpuTime, log, machine, median, medianRun, positive, positiveList, quantile, round, startJsonChild, table } from './lib.mjs'
 
 const POINT = fileURLToPath(new URL('./point.mjs', import.meta.url))
 const CANVAS_PEER = fileURLToPath(new URL('../interop/canvas/peer.mjs', import.meta.url))
@@ -59,7 +61,8 @@ const SECONDS = positive('BENCH_SECONDS', 5)
 const RUNS = positive('BENCH_RUNS', 3)
 const PRELOAD = positive('BENCH_PRELOAD', 10_000)
 const EXPIRING = positive('BENCH_EXPIRING', 1_000_000)
-const SECTIONS = (process.env.BENCH_ONLY ?? 'throughput,expiry,scale,client').split(',')
+const PAGE_SIZES = positiveList('BENCH_PAGE_SIZES', [1000, 100_000, 1_000_000])
+const SECTIONS = (process.env.BENCH_ONLY ?? 'throughput,expiry,pages,scale,client').split(',')
 /** e.g. `register:ours,discover:ceiling` to run only those workloads (for profiling) */
 const WORKLOADS = process.env.BENCH_WORKLOADS?.split(',')
 /** node flags for our point, e.g. `--cpu-prof` */
@@ -437,6 +440,79 @@ async function expiry (dir, clients) {
 }
 
 /**
+ * DISCOVER (limit 100) with cookies from all over namespaces of PAGE_SIZES
+ * registrations, one request in flight per client: the page latency a
+ * polling client sees, as the namespace grows
+ *
+ * @param {string} dir - a temporary folder
+ * @param {Array<{ node: import('libp2p').Libp2p }>} clients - the load clients
+ */
+async function pages (dir, clients) {
+  const records = path.join(dir, 'records.jsonl')
+  await writeRecords(records, 1)
+  const point = await startJsonChild([POINT], { env: { BENCH_MAX_REQUESTS_PER_PEER: String(MAX_REQUESTS_PER_PEER) } })
+
+  try {
+    const connections = await Promise.all(clients.map(async ({ node }) => node.dial(multiaddr(point.info.multiaddrs[0]))))
+    const sizes = []
+
+    for (const size of PAGE_SIZES) {
+      const ns = `bench-pages-${size}`
+      log(`pages: adding ${size} registrations to ${ns}`)
+      await point.send({ cmd: 'expiring', ns, file: records, count: size, in: 2 * 3600 * 1000 })
+
+      // cookies spread over the namespace, each with a full page after it:
+      // about a hundred of them, at most one per 1000 registrations
+      const step = Math.min(1000, Math.max(DISCOVER_LIMIT, Math.floor(size / 100)))
+      const cookies = []
+      let cookie = new Uint8Array(0)
+
+      for (;;) {
+        const response = Message.decode(await request(connections[0], PROTOCOL, Message.encode({ type: Message.MessageType.DISCOVER, discover: { ns, limit: BigInt(step), cookie } })))
+
+        if (response.discoverResponse?.registrations.length !== step) {
+          break
+        }
+
+        cookies.push(cookie)
+        cookie = response.discoverResponse.cookie
+      }
+
+      const runs = []
+
+      for (let run = 0; run < RUNS; run++) {
+        const latencies = []
+        const deadline = performance.now() + SECONDS * 1000
+
+        await Promise.all(connections.map(async (connection) => {
+          while (performance.now() < deadline) {
+            const bytes = Message.encode({ type: Message.MessageType.DISCOVER, discover: { ns, limit: BigInt(DISCOVER_LIMIT), cookie: cookies[Math.floor(Math.random() * cookies.length)] } })
+            const sent = performance.now()
+            const response = Message.decode(await request(connection, PROTOCOL, bytes))
+
+            if (response.discoverResponse?.registrations.length !== DISCOVER_LIMIT) {
+              throw new Error(`a page of ${response.discoverResponse?.registrations.length} registrations`)
+            }
+
+            latencies.push(performance.now() - sent)
+          }
+        }))
+
+        latencies.sort((a, b) => a - b)
+        runs.push({ requests: latencies.length, p50: round(quantile(latencies, 0.5)), p99: round(quantile(latencies, 0.99)) })
+        log(`pages ${size} run ${run + 1}: p50 ${runs.at(-1).p50} ms, p99 ${runs.at(-1).p99} ms over ${latencies.length} requests`)
+      }
+
+      sizes.push({ registrations: size, cookies: cookies.length, p50: median(runs.map(run => run.p50)), p99: median(runs.map(run => run.p99)), runs })
+    }
+
+    return { sizes, p50Ratio: round(sizes.at(-1).p50 / sizes[0].p50) }
+  } finally {
+    await point.stop()
+  }
+}
+
+/**
  * Runs another benchmark script and resolves with the JSON object it prints
  * last, passing its progress lines through
  *
@@ -504,6 +580,10 @@ function report (results) {
     out.push(`Expiring ${results.expiry.expiring} registrations at once, DISCOVER latency (ms)`, '', table(['run', 'sweep ms', 'longest GC pause ms', 'before p50', 'before p99', 'before max', 'during p50', 'during p99', 'during max'], rows), '')
   }
 
+  if (results.pages != null) {
+    out.push('DISCOVER (limit 100) with a cookie, over the wire (ms)', '', table(['registrations', 'p50', 'p99', 'cookies'], results.pages.sizes.map(size => [size.registrations, size.p50, size.p99, size.cookies])), '', `p50 ratio: ${results.pages.p50Ratio}`, '')
+  }
+
   if (results.scale != null) {
     const { heap, page, expiry } = results.scale
     out.push('Heap per registration, in-memory store', '', table(['registrations', 'bytes per registration', 'record bytes', 'overhead bytes', '≤ record + 250 B'], heap.sizes.map(size => [size.registrations, round(size.bytesPerRegistration, 1), size.recordBytes, size.overheadBytes, size.meetsTarget ? 'yes' : 'no'])), '')
@@ -537,7 +617,7 @@ async function main () {
   let clients = []
 
   try {
-    if (SECTIONS.includes('throughput') || SECTIONS.includes('expiry')) {
+    if (['throughput', 'expiry', 'pages'].some(section => SECTIONS.includes(section))) {
       log(`starting ${CLIENTS} client nodes`)
       clients = await Promise.all(Array.from({ length: CLIENTS }, async (_, k) => startClient(k)))
     }
@@ -549,6 +629,11 @@ async function main () {
 
     if (SECTIONS.includes('expiry')) {
       results.expiry = await expiry(dir, clients)
+      await save()
+    }
+
+    if (SECTIONS.includes('pages')) {
+      results.pages = await pages(dir, clients)
       await save()
     }
 
