@@ -211,14 +211,15 @@ export class MemoryRegistrationStore implements RegistrationStore {
       heapIndex: -1
     }
 
-    const held = this.peerShard(stored.peerId).get(stored.peerId)
+    const shard = this.peerShard(stored.peerId)
+    const held = shard.get(stored.peerId)
 
     if (held == null) {
-      this.peerShard(stored.peerId).set(stored.peerId, stored)
+      shard.set(stored.peerId, stored)
     } else if (held instanceof Map) {
       held.set(namespace, stored)
     } else {
-      this.peerShard(stored.peerId).set(stored.peerId, new Map([[held.namespace, held], [namespace, stored]]))
+      shard.set(stored.peerId, new Map([[held.namespace, held], [namespace, stored]]))
     }
 
     namespaceIndex.append(stored)
@@ -230,7 +231,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
    * The registration of (`peerId`, `namespace`), if held
    */
   private find (peerId: string, namespace: string): StoredRegistration | undefined {
-    const held = this.peerShard(peerId).get(peerId)
+    const held = this.heldBy(peerId)
 
     if (held instanceof Map) {
       return held.get(namespace)
@@ -244,13 +245,17 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return this.byPeer[(peerId.charCodeAt(peerId.length - 1) * 58 + peerId.charCodeAt(peerId.length - 2)) % PEER_SHARDS]
   }
 
+  private heldBy (peerId: string): PeerRegistrations | undefined {
+    return this.peerShard(peerId).get(peerId)
+  }
+
   private peerCount (peerId: string): number {
-    const held = this.peerShard(peerId).get(peerId)
+    const held = this.heldBy(peerId)
     return held == null ? 0 : held instanceof Map ? held.size : 1
   }
 
   private registrationsOf (peerId: string): StoredRegistration[] {
-    const held = this.peerShard(peerId).get(peerId)
+    const held = this.heldBy(peerId)
     return held == null ? [] : held instanceof Map ? [...held.values()] : [held]
   }
 
@@ -290,18 +295,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
       }
     }
 
-    // the page's records in one buffer: an ArrayBuffer each would cost more
-    // than the rest of the page
-    const records = new Uint8Array(found.reduce((length, stored) => length + stored.record.length, 0))
-    let offset = 0
-
-    const registrations = found.map(stored => {
-      const record = records.subarray(offset, offset + stored.record.length)
-      offset += writeString(stored.record, record)
-      return this.toRegistration(stored, record)
-    })
-
-    return { registrations, cursor }
+    return { registrations: this.toRegistrations(found), cursor }
   }
 
   /**
@@ -328,9 +322,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
   private expire (stored: StoredRegistration): void {
     this.remove(stored)
     if (this.onExpired != null) {
-      const record = new Uint8Array(stored.record.length)
-      writeString(stored.record, record)
-      this.onExpired(this.toRegistration(stored, record))
+      this.onExpired(this.toRegistrations([stored])[0])
     }
   }
 
@@ -348,16 +340,17 @@ export class MemoryRegistrationStore implements RegistrationStore {
       }
     }
 
-    const held = this.peerShard(stored.peerId).get(stored.peerId)
+    const shard = this.peerShard(stored.peerId)
+    const held = shard.get(stored.peerId)
 
     if (held === stored) {
-      this.peerShard(stored.peerId).delete(stored.peerId)
+      shard.delete(stored.peerId)
     } else if (held instanceof Map && held.get(stored.namespace) === stored) {
       held.delete(stored.namespace)
 
       if (held.size === 1) {
         // back to the compact form
-        this.peerShard(stored.peerId).set(stored.peerId, held.values().next().value as StoredRegistration)
+        shard.set(stored.peerId, held.values().next().value as StoredRegistration)
       }
     }
   }
@@ -367,14 +360,20 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return ++this.lastSequence
   }
 
-  private toRegistration (stored: StoredRegistration, signedPeerRecord: Uint8Array<ArrayBuffer>): Registration {
-    return {
-      peerId: stored.peerId,
-      namespace: stored.namespace,
-      signedPeerRecord,
-      expiresAt: stored.expiresAt + this.epoch,
-      sequence: stored.sequence + this.firstSequence
-    }
+  /**
+   * Registrations as the store's callers see them, their records in one
+   * buffer: an ArrayBuffer each would cost more than the rest of a page
+   */
+  private toRegistrations (stored: StoredRegistration[]): Registration[] {
+    const records = new Uint8Array(stored.reduce((length, { record }) => length + record.length, 0))
+    let offset = 0
+
+    return stored.map(({ peerId, namespace, record, expiresAt, sequence }) => {
+      const signedPeerRecord = records.subarray(offset, offset + record.length)
+      offset += writeString(record, signedPeerRecord)
+
+      return { peerId, namespace, signedPeerRecord, expiresAt: expiresAt + this.epoch, sequence: sequence + this.firstSequence }
+    })
   }
 }
 
@@ -411,7 +410,9 @@ function flatCopy (string: string): string {
 
 /**
  * Bytes as a string of one character per byte. By chunks: spreading a long
- * array into one call would overflow the stack.
+ * array into one call would overflow the stack. (uint8arrays' `latin1` builds
+ * it a character at a time and returns a slice, which keeps a longer string
+ * alive.)
  */
 function bytesToString (bytes: Uint8Array): string {
   let string = ''
