@@ -23,14 +23,10 @@
  * BENCH_RUNS (3 idle runs), BENCH_SIMULATED_HOURS (2), BENCH_STEP (1000 ms).
  */
 
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
-import { createLibp2p } from 'libp2p'
 import sinon from 'sinon'
 import { DEFAULT_DISCOVER_INTERVAL, DEFAULT_TTL, HOUR, REFRESH_RATIO } from '../dist/src/constants.js'
 import { MemoryRegistrationStore, rendezvous, rendezvousServer } from '../dist/src/index.js'
-import { log, machine, median, positive, round } from './lib.mjs'
+import { log, machine, median, positive, round, tcpNode } from './lib.mjs'
 
 const TRIALS = positive('BENCH_TRIALS', 5)
 const FAST_INTERVAL = positive('BENCH_FAST_INTERVAL', 1000)
@@ -72,16 +68,6 @@ class CountingStore extends MemoryRegistrationStore {
     // at: real ms for latencies; time: Date.now(), simulated under the fake clock
     this.requests.push({ type, namespace, peerId, at: performance.now(), time: Date.now() })
   }
-}
-
-async function tcpNode (options = {}) {
-  return createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    ...options
-  })
 }
 
 async function startPoint () {

@@ -8,11 +8,44 @@ import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import os from 'node:os'
 import { createInterface } from 'node:readline'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
 
 /**
  * The transport ceiling's request/response protocol, served by bench/point.mjs
  */
 export const CEILING_PROTOCOL = '/rendezvous-bench/reqres/1.0.0'
+
+/**
+ * A libp2p v3 node over TCP with noise and yamux, listening on a free port of
+ * 127.0.0.1 unless `options` say otherwise
+ *
+ * @param {import('libp2p').Libp2pOptions} [options] - anything else
+ */
+export async function tcpNode (options = {}) {
+  return createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...options
+  })
+}
+
+/**
+ * The marshalled signed peer record of a key's peer
+ *
+ * @param {import('@libp2p/interface').PrivateKey} privateKey - the peer's key
+ * @param {import('@multiformats/multiaddr').Multiaddr[]} multiaddrs - its addresses
+ */
+export async function signedPeerRecord (privateKey, multiaddrs) {
+  const record = new PeerRecord({ peerId: peerIdFromPrivateKey(privateKey), multiaddrs })
+  return (await RecordEnvelope.seal(record, privateKey)).marshal()
+}
 
 /**
  * A positive integer from the environment variable `name`, or `fallback`

@@ -33,21 +33,13 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
-import { createLibp2p } from 'libp2p'
 import { rendezvousServer } from '../dist/src/index.js'
 import { MemoryRegistrationStore } from '../dist/src/server/memory-store.js'
-import { CEILING_PROTOCOL, positive } from './lib.mjs'
+import { CEILING_PROTOCOL, positive, tcpNode } from './lib.mjs'
 
 const store = new MemoryRegistrationStore({ expiryInterval: positive('BENCH_EXPIRY_INTERVAL', 10_000) })
-const node = await createLibp2p({
-  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-  transports: [tcp()],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
+const node = await tcpNode({
   services: {
     rendezvous: rendezvousServer({
       store,

@@ -25,18 +25,12 @@ import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
-import { tcp } from '@libp2p/tcp'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
-import { log, machine, medianRun, positive, quantile, round, table } from './lib.mjs'
+import { log, machine, medianRun, positive, quantile, round, signedPeerRecord, table, tcpNode } from './lib.mjs'
 
 const COMMAND = fileURLToPath(new URL('../dist/src/bin/rendezvous-server.js', import.meta.url))
 const RESULTS = fileURLToPath(new URL('./redis-fleet.json', import.meta.url))
@@ -108,11 +102,6 @@ async function startPoint (args) {
   }
 }
 
-async function signedPeerRecord (privateKey, multiaddrs) {
-  const record = new PeerRecord({ peerId: peerIdFromPrivateKey(privateKey), multiaddrs })
-  return (await RecordEnvelope.seal(record, privateKey)).marshal()
-}
-
 /**
  * A client node with one rendezvous stream open to a point
  *
@@ -120,12 +109,8 @@ async function signedPeerRecord (privateKey, multiaddrs) {
  */
 async function startClient (point) {
   const privateKey = await generateKeyPair('Ed25519')
-  const node = await createLibp2p({
+  const node = await tcpNode({
     privateKey,
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
     connectionManager: { inboundConnectionThreshold: 10_000 }
   })
   const record = await signedPeerRecord(privateKey, node.getMultiaddrs())

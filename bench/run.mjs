@@ -38,18 +38,15 @@ import os from 'node:os'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
-import { CEILING_PROTOCOL, cpuTime, log, machine, median, medianRun, positive, positiveList, quantile, round, startJsonChild, table } from './lib.mjs'
+import { CEILING_PROTOCOL, cpuTime, log, machine, median, medianRun, positive, positiveList, quantile, round, signedPeerRecord, startJsonChild, table, tcpNode } from './lib.mjs'
 
 const POINT = fileURLToPath(new URL('./point.mjs', import.meta.url))
 const CANVAS_PEER = fileURLToPath(new URL('../interop/canvas/peer.mjs', import.meta.url))
@@ -75,11 +72,6 @@ const DISCOVER_NS = 'bench-discover'
 /** the points' rate limit for the load clients: far above what they send */
 const MAX_REQUESTS_PER_PEER = 1_000_000_000
 
-async function signedPeerRecord (privateKey, address) {
-  const record = new PeerRecord({ peerId: peerIdFromPrivateKey(privateKey), multiaddrs: [multiaddr(address)] })
-  return (await RecordEnvelope.seal(record, privateKey)).marshal()
-}
-
 /**
  * Writes `count` real signed peer records of distinct peers, as JSON lines
  * `{peerId, record}`, for the points to preload
@@ -92,7 +84,7 @@ async function writeRecords (file, count) {
 
   for (let i = 0; i < count; i++) {
     const privateKey = await generateKeyPair('Ed25519')
-    const record = await signedPeerRecord(privateKey, `/ip4/10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/tcp/4001`)
+    const record = await signedPeerRecord(privateKey, [multiaddr(`/ip4/10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}/tcp/4001`)])
     lines.push(JSON.stringify({ peerId: peerIdFromPrivateKey(privateKey).toString(), record: Buffer.from(record).toString('base64') }))
   }
 
@@ -108,14 +100,24 @@ async function writeRecords (file, count) {
 async function startClient (k) {
   const host = `127.0.1.${k + 1}`
   const privateKey = await generateKeyPair('Ed25519')
-  const node = await createLibp2p({
+  const node = await tcpNode({
     privateKey,
-    transports: [tcp({ dialOpts: { localAddress: host } })],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()]
+    addresses: { listen: [] },
+    transports: [tcp({ dialOpts: { localAddress: host } })]
   })
 
-  return { node, record: await signedPeerRecord(privateKey, `/ip4/${host}/tcp/4001`) }
+  return { node, record: await signedPeerRecord(privateKey, [multiaddr(`/ip4/${host}/tcp/4001`)]) }
+}
+
+/**
+ * An encoded DISCOVER request
+ *
+ * @param {string} ns - the namespace
+ * @param {number} [limit] - the page size
+ * @param {Uint8Array} [cookie] - where to resume
+ */
+function discoverRequest (ns, limit = DISCOVER_LIMIT, cookie) {
+  return Message.encode({ type: Message.MessageType.DISCOVER, discover: { ns, limit: BigInt(limit), cookie } })
 }
 
 /**
@@ -278,21 +280,21 @@ async function throughput (dir, clients) {
     }
 
     const registerRequests = clients.map(({ record }) => Message.encode({ type: Message.MessageType.REGISTER, register: { ns: REGISTER_NS, signedPeerRecord: record, ttl: BigInt(REGISTER_TTL) } }))
-    const discoverRequest = Message.encode({ type: Message.MessageType.DISCOVER, discover: { ns: DISCOVER_NS, limit: BigInt(DISCOVER_LIMIT) } })
+    const discoverBytes = discoverRequest(DISCOVER_NS)
 
     // the ceiling's messages are as long as ours
     const registerResponseLength = (await request(connections.ours[0], PROTOCOL, registerRequests[0])).byteLength
-    const discoverResponseLength = (await request(connections.ours[0], PROTOCOL, discoverRequest)).byteLength
+    const discoverResponseLength = (await request(connections.ours[0], PROTOCOL, discoverBytes)).byteLength
     const sizes = {
       register: { request: registerRequests[0].byteLength, response: registerResponseLength },
-      discover: { request: discoverRequest.byteLength, response: discoverResponseLength }
+      discover: { request: discoverBytes.byteLength, response: discoverResponseLength }
     }
     log(`message sizes: ${JSON.stringify(sizes)}`)
 
     const workloads = []
 
     for (const op of ['register', 'discover']) {
-      const requests = op === 'register' ? registerRequests : clients.map(() => discoverRequest)
+      const requests = op === 'register' ? registerRequests : clients.map(() => discoverBytes)
       const ceilingBytes = ceilingRequest(sizes[op].request, sizes[op].response)
 
       workloads.push(
@@ -353,7 +355,7 @@ async function expiry (dir, clients) {
     await point.send({ cmd: 'preload', ns: DISCOVER_NS, file: records, ttl: 7200 })
     const live = await point.send({ cmd: 'count' })
     const connections = await Promise.all(clients.map(async ({ node }) => node.dial(multiaddr(point.info.multiaddrs[0]))))
-    const discoverRequest = Message.encode({ type: Message.MessageType.DISCOVER, discover: { ns: DISCOVER_NS, limit: BigInt(DISCOVER_LIMIT) } })
+    const discoverBytes = discoverRequest(DISCOVER_NS)
     const runs = []
 
     for (let run = 0; run < RUNS; run++) {
@@ -406,7 +408,7 @@ async function expiry (dir, clients) {
       await Promise.all(connections.map(async (connection) => {
         while (!done.signal.aborted) {
           const sent = performance.now()
-          await request(connection, PROTOCOL, discoverRequest)
+          await request(connection, PROTOCOL, discoverBytes)
           const latency = performance.now() - sent
 
           if (sent + latency < lapsesAt) {
@@ -468,7 +470,7 @@ async function pages (dir, clients) {
       let cookie = new Uint8Array(0)
 
       for (;;) {
-        const response = Message.decode(await request(connections[0], PROTOCOL, Message.encode({ type: Message.MessageType.DISCOVER, discover: { ns, limit: BigInt(step), cookie } })))
+        const response = Message.decode(await request(connections[0], PROTOCOL, discoverRequest(ns, step, cookie)))
 
         if (response.discoverResponse?.registrations.length !== step) {
           break
@@ -486,7 +488,7 @@ async function pages (dir, clients) {
 
         await Promise.all(connections.map(async (connection) => {
           while (performance.now() < deadline) {
-            const bytes = Message.encode({ type: Message.MessageType.DISCOVER, discover: { ns, limit: BigInt(DISCOVER_LIMIT), cookie: cookies[Math.floor(Math.random() * cookies.length)] } })
+            const bytes = discoverRequest(ns, DISCOVER_LIMIT, cookies[Math.floor(Math.random() * cookies.length)])
             const sent = performance.now()
             const response = Message.decode(await request(connection, PROTOCOL, bytes))
 

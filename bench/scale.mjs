@@ -29,12 +29,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { writeHeapSnapshot } from 'node:v8'
 import { generateKeyPair, publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id'
-import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { HOUR } from '../dist/src/constants.js'
 import { MemoryRegistrationStore } from '../dist/src/server/memory-store.js'
-import { log, machine, median, positive, positiveList, quantile, round } from './lib.mjs'
+import { log, machine, median, positive, positiveList, quantile, round, signedPeerRecord } from './lib.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
 const RUNS = positive('BENCH_RUNS', 3)
@@ -61,9 +60,7 @@ const LIMITS = { maxRegistrationsPerPeer: 1000, maxRegistrations: Number.MAX_SAF
 
 /** One real signed peer record envelope with a single TCP address */
 async function recordTemplate () {
-  const privateKey = await generateKeyPair('Ed25519')
-  const record = new PeerRecord({ peerId: peerIdFromPrivateKey(privateKey), multiaddrs: [multiaddr('/ip4/203.0.113.7/tcp/4001')] })
-  return (await RecordEnvelope.seal(record, privateKey)).marshal()
+  return signedPeerRecord(await generateKeyPair('Ed25519'), [multiaddr('/ip4/203.0.113.7/tcp/4001')])
 }
 
 /**
