@@ -170,6 +170,10 @@ export class RendezvousServer implements Startable {
   private readonly maxRegistrations: number
   private readonly maxDiscoverLimit: number
   private readonly maxMessageSize: number
+  /**
+   * Bytes in the length prefix of the longest admissible request
+   */
+  private readonly maxLengthLength: number
   private readonly maxInboundStreams: number
   private readonly timeout: number
   private readonly maxRequestsPerPeer: number
@@ -196,6 +200,7 @@ export class RendezvousServer implements Startable {
     this.maxRegistrations = options.maxRegistrations
     this.maxDiscoverLimit = options.maxDiscoverLimit
     this.maxMessageSize = options.maxMessageSize
+    this.maxLengthLength = varint.encodingLength(this.maxMessageSize)
     this.maxInboundStreams = options.maxInboundStreams
     this.timeout = options.timeout
     this.maxRequestsPerPeer = options.maxRequestsPerPeer
@@ -265,11 +270,52 @@ export class RendezvousServer implements Startable {
   }
 
   /**
+   * The length of the request frame at the start of `data`, for
+   * `LengthPrefixedDecoder`: a `RangeError` when more bytes are needed,
+   * `InvalidMessageLengthError` when no frame can start there
+   */
+  private readonly decodeLength = (data: Uint8Array | Uint8ArrayList): number => {
+    // contiguous bytes: reading a Uint8ArrayList byte by byte costs more
+    // than the rest of the frame's decoding
+    const prefix = data.byteLength === 0 ? EMPTY : data.subarray(0, Math.min(data.byteLength, this.maxLengthLength))
+    // the prefix ends at its first byte under 0x80
+    let last = 0
+
+    while (last < prefix.byteLength && prefix[last] >= 0x80) {
+      last++
+    }
+
+    if (last === prefix.byteLength) {
+      // once the prefix is longer than any admissible length needs, no
+      // byte will end it
+      if (prefix.byteLength >= this.maxLengthLength) {
+        throw new InvalidMessageLengthError('Length prefix is too long')
+      }
+
+      throw INCOMPLETE_LENGTH_PREFIX
+    }
+
+    const length = varint.decode(prefix)
+
+    if (length > this.maxMessageSize) {
+      throw new InvalidMessageLengthError('Message is too long')
+    }
+
+    // unsigned varints are minimal: the decoder takes the prefix to be as
+    // long as the minimal encoding of its value, so a padded one (0x80
+    // 0x00 for 0) would shift the frame
+    if (last !== varint.encodingLength(length) - 1) {
+      throw new InvalidMessageLengthError('Length prefix is not minimally encoded')
+    }
+
+    return length
+  }
+
+  /**
    * Serves requests on one stream until the remote closes its end. Several
    * requests may come on one stream (go clients) or one only (rust, nim).
    */
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
-    const maxLengthLength = varint.encodingLength(this.maxMessageSize)
     const decoder = new LengthPrefixedDecoder({
       maxDataLength: this.maxMessageSize,
       // no cap on the buffer as a whole: the length checks already keep what
@@ -277,42 +323,7 @@ export class RendezvousServer implements Startable {
       // maxMessageSize, and a cap would refuse a chunk that carries several
       // complete requests back to back
       maxBufferSize: Infinity,
-      lengthDecoder: (data) => {
-        // contiguous bytes: reading a Uint8ArrayList byte by byte costs more
-        // than the rest of the frame's decoding
-        const prefix = data.byteLength === 0 ? EMPTY : data.subarray(0, Math.min(data.byteLength, maxLengthLength))
-        // the prefix ends at its first byte under 0x80
-        let last = 0
-
-        while (last < prefix.byteLength && prefix[last] >= 0x80) {
-          last++
-        }
-
-        if (last === prefix.byteLength) {
-          // once the prefix is longer than any admissible length needs, no
-          // byte will end it
-          if (prefix.byteLength >= maxLengthLength) {
-            throw new InvalidMessageLengthError('Length prefix is too long')
-          }
-
-          throw INCOMPLETE_LENGTH_PREFIX
-        }
-
-        const length = varint.decode(prefix)
-
-        if (length > this.maxMessageSize) {
-          throw new InvalidMessageLengthError('Message is too long')
-        }
-
-        // unsigned varints are minimal: the decoder takes the prefix to be as
-        // long as the minimal encoding of its value, so a padded one (0x80
-        // 0x00 for 0) would shift the frame
-        if (last !== varint.encodingLength(length) - 1) {
-          throw new InvalidMessageLengthError('Length prefix is not minimally encoded')
-        }
-
-        return length
-      }
+      lengthDecoder: this.decodeLength
     })
     let idleTimer: ReturnType<typeof setTimeout> | undefined
     const resetIdleTimer = (): void => {
