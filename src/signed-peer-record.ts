@@ -1,27 +1,91 @@
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { InvalidSignedPeerRecordError } from './errors.ts'
-import type { AbortOptions } from '@libp2p/interface'
+import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
- * Opens a signed peer record envelope and checks everything a rendezvous
- * registration needs: the `libp2p-peer-record` domain signature, the peer
- * record payload type, a record whose peer id is the signing key's, and at
+ * How a peer record is signed:
+ *
+ * - `'standard'`: the libp2p specification's (RFC 0003), envelope domain
+ * `libp2p-peer-record`, payload type `0x0301`: js-libp2p, go-libp2p,
+ * nim-libp2p
+ * - `'legacy'`: rust-libp2p's, envelope domain `libp2p-routing-state`,
+ * payload type the UTF-8 bytes of `/libp2p/routing-state-record`. Its
+ * rendezvous client and point sign and accept only this one.
+ *
+ * The payload, the peer record protobuf, is the same in both.
+ */
+export type PeerRecordFormat = 'standard' | 'legacy'
+
+/**
+ * The envelope domain of rust-libp2p's peer records
+ */
+export const LEGACY_PEER_RECORD_DOMAIN = 'libp2p-routing-state'
+
+/**
+ * The envelope payload type of rust-libp2p's peer records
+ */
+export const LEGACY_PEER_RECORD_PAYLOAD_TYPE = uint8ArrayFromString('/libp2p/routing-state-record')
+
+/**
+ * A signed peer record that opened and passed every check
+ */
+export interface OpenedPeerRecord {
+  record: PeerRecord
+  format: PeerRecordFormat
+}
+
+/**
+ * The format an envelope's payload type names, or `undefined` when it is not
+ * a peer record of either format
+ */
+function formatOfPayloadType (payloadType: Uint8Array): PeerRecordFormat | undefined {
+  if (uint8ArrayEquals(payloadType, PeerRecord.CODEC)) {
+    return 'standard'
+  }
+
+  if (uint8ArrayEquals(payloadType, LEGACY_PEER_RECORD_PAYLOAD_TYPE)) {
+    return 'legacy'
+  }
+
+  return undefined
+}
+
+/**
+ * Opens a signed peer record envelope in either format and checks everything
+ * a rendezvous registration needs: the signature in the domain of the format
+ * its payload type names, a record whose peer id is the signing key's, and at
  * least one address. Throws `InvalidSignedPeerRecordError` saying which check
  * failed.
  */
-export async function openSignedPeerRecord (signedPeerRecord: Uint8Array, options?: AbortOptions): Promise<PeerRecord> {
+export async function openSignedPeerRecord (signedPeerRecord: Uint8Array, options?: AbortOptions): Promise<OpenedPeerRecord> {
   let envelope: RecordEnvelope
 
   try {
-    envelope = await RecordEnvelope.openAndCertify(signedPeerRecord, PeerRecord.DOMAIN, options)
+    envelope = RecordEnvelope.createFromProtobuf(signedPeerRecord)
   } catch (err: any) {
     throw new InvalidSignedPeerRecordError(`signed peer record does not open: ${err.message}`)
   }
 
-  if (!uint8ArrayEquals(envelope.payloadType, PeerRecord.CODEC)) {
+  const format = formatOfPayloadType(envelope.payloadType)
+
+  if (format == null) {
     throw new InvalidSignedPeerRecordError('envelope payload is not a peer record')
+  }
+
+  let valid: boolean
+
+  try {
+    valid = await envelope.validate(format === 'standard' ? PeerRecord.DOMAIN : LEGACY_PEER_RECORD_DOMAIN, options)
+  } catch (err: any) {
+    throw new InvalidSignedPeerRecordError(`signed peer record does not open: ${err.message}`)
+  }
+
+  if (!valid) {
+    throw new InvalidSignedPeerRecordError(`signed peer record does not open: its signature is not valid in the ${format} format's domain`)
   }
 
   let record: PeerRecord
@@ -40,5 +104,34 @@ export async function openSignedPeerRecord (signedPeerRecord: Uint8Array, option
     throw new InvalidSignedPeerRecordError('peer record has no addresses')
   }
 
-  return record
+  return { record, format }
+}
+
+export interface SealPeerRecordOptions extends AbortOptions {
+  /**
+   * @default 'standard'
+   */
+  format?: PeerRecordFormat
+
+  /**
+   * @default the clock in ms, as js-libp2p's own records
+   */
+  seqNumber?: bigint
+}
+
+/**
+ * Signs a peer record of `peerId` with `multiaddrs` in the given format and
+ * returns the marshaled envelope
+ */
+export async function sealPeerRecord (privateKey: PrivateKey, peerId: PeerId, multiaddrs: Multiaddr[], options: SealPeerRecordOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
+  const record = new PeerRecord({ peerId, multiaddrs, seqNumber: options.seqNumber })
+
+  if (options.format === 'legacy') {
+    record.domain = LEGACY_PEER_RECORD_DOMAIN
+    record.codec = LEGACY_PEER_RECORD_PAYLOAD_TYPE
+  }
+
+  const envelope = await RecordEnvelope.seal(record, privateKey, options)
+
+  return envelope.marshal() as Uint8Array<ArrayBuffer>
 }

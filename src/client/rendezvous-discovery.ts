@@ -1,6 +1,5 @@
 import { NotStartedError, peerDiscoverySymbol, serviceCapabilities } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { debounce } from '@libp2p/utils'
 import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
@@ -14,7 +13,7 @@ import { InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidT
 import { isValidNamespace } from '../namespace.ts'
 import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
-import { openSignedPeerRecord } from '../signed-peer-record.ts'
+import { openSignedPeerRecord, sealPeerRecord } from '../signed-peer-record.ts'
 import { sendDiscover, sendRegister, sendUnregister } from './requests.ts'
 import type { RequestContext } from './requests.ts'
 import type {
@@ -22,6 +21,7 @@ import type {
   PrivateKey, Startable, TypedEventTarget
 } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager } from '@libp2p/interface-internal'
+import type { PeerRecord } from '@libp2p/peer-record'
 import type { DebouncedFunction } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -769,7 +769,7 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
    */
   private async openRegistration (signedPeerRecord: Uint8Array): Promise<PeerRecord | undefined> {
     try {
-      const record = await openSignedPeerRecord(signedPeerRecord)
+      const { record } = await openSignedPeerRecord(signedPeerRecord)
 
       if (record.peerId.equals(this.components.peerId)) {
         return undefined
@@ -812,8 +812,7 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     const longestNamespace = 'x'.repeat(DEFAULT_MAX_NAMESPACE_LENGTH)
 
     while (true) {
-      const record = new PeerRecord({ peerId: this.components.peerId, multiaddrs })
-      const envelope = (await RecordEnvelope.seal(record, this.components.privateKey)).marshal() as Uint8Array<ArrayBuffer>
+      const envelope = await sealPeerRecord(this.components.privateKey, this.components.peerId, multiaddrs)
 
       if (registerSize(longestNamespace, envelope) <= MAX_REGISTER_MESSAGE_SIZE || multiaddrs.length <= 1) {
         return envelope

@@ -503,7 +503,7 @@ export class RendezvousServer implements Startable {
       throw new InvalidTTLError(`ttl must be between ${Math.ceil(this.minTtl / SECOND)} and ${Math.floor(this.maxTtl / SECOND)} seconds`)
     }
 
-    const record = await openSignedPeerRecord(request.signedPeerRecord ?? new Uint8Array())
+    const { record } = await openSignedPeerRecord(request.signedPeerRecord ?? new Uint8Array())
 
     if (!record.peerId.equals(remotePeer)) {
       throw new NotAuthorizedError('peer record is of another peer than the one registering')
