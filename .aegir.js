@@ -14,7 +14,9 @@ export default {
   dependencyCheck: {
     // the examples import this package by its own name
     ignore: ['libp2p-rendezvous'],
-    productionIgnorePatterns: ['/bench', '/dist', '/test', '/examples', '/interop', '/scripts', '.aegir.js']
+    productionIgnorePatterns: ['/bench', '/dist', '/test', '/examples', '/interop', '/scripts', '/packages', '.aegir.js'],
+    // the workspace packages check their own
+    developmentIgnorePatterns: ['/dist', '/src', '/packages']
   },
   test: {
     timeout: 30_000,

@@ -32,7 +32,7 @@ import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
 import { log, machine, medianRun, positive, quantile, round, signedPeerRecord, table, tcpNode } from './lib.mjs'
 
-const COMMAND = fileURLToPath(new URL('../dist/src/bin/rendezvous-server.js', import.meta.url))
+const COMMAND = fileURLToPath(new URL('../packages/server/dist/src/bin.js', import.meta.url))
 const RESULTS = fileURLToPath(new URL('./redis-fleet.json', import.meta.url))
 const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
 

@@ -37,7 +37,11 @@ import { RendezvousServer, resolveServerInit } from './server/rendezvous-server.
 import type { Rendezvous, RendezvousComponents, RendezvousInit } from './client/rendezvous-discovery.ts'
 import type { RendezvousServerComponents, RendezvousServerInit } from './server/rendezvous-server.ts'
 
-export { PROTOCOL, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_TIMEOUT } from './constants.ts'
+export {
+  PROTOCOL, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS_PER_PEER,
+  DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_INBOUND_STREAMS,
+  DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT, DEFAULT_EXPIRY_INTERVAL
+} from './constants.ts'
 export * from './errors.ts'
 export { Message } from './pb/rendezvous.ts'
 export { MemoryRegistrationStore } from './server/memory-store.ts'

@@ -35,7 +35,7 @@ export interface RendezvousServerInit {
   /**
    * The TTL granted to a REGISTER that carries none, in ms
    *
-   * @default 7_200_000 (2 h)
+   * @default 7_200_000 (2 h), or `minTtl` or `maxTtl` when 2 h lies outside them
    */
   defaultTtl?: number
 
@@ -633,6 +633,11 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
 
   if (options.maxTtl < options.minTtl) {
     throw new InvalidOptionError('maxTtl', `must not be less than minTtl (${options.minTtl} ms)`)
+  }
+
+  if (init.defaultTtl == null) {
+    // a point that narrows the TTL range grants what lies nearest 2 h
+    options.defaultTtl = Math.min(Math.max(DEFAULT_TTL, options.minTtl), options.maxTtl)
   }
 
   if (options.defaultTtl < options.minTtl || options.defaultTtl > options.maxTtl) {

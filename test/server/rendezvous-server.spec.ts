@@ -145,6 +145,14 @@ describe('rendezvous server', () => {
       expect(response.statusText).to.include('255 bytes')
     })
 
+    it('grants the TTL nearest 2 h to a REGISTER without one when [minTtl, maxTtl] leaves 2 h out', async () => {
+      for (const [init, granted] of [[{ maxTtl: 3_600_000 }, 3600n], [{ minTtl: 10_800_000 }, 10_800n], [{}, 7200n]] as const) {
+        await startPoint(init)
+        const peer = await newPeer()
+        expect((await register(peer, 'ns')).ttl).to.equal(granted)
+      }
+    })
+
     it('refuses a ttl outside [minTtl, maxTtl] with E_INVALID_TTL', async () => {
       const peer = await newPeer()
 

@@ -8,18 +8,16 @@ import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createClient } from '@redis/client'
 import { expect } from 'aegir/chai'
-import { PROTOCOL } from '../../src/constants.ts'
-import { Message } from '../../src/pb/rendezvous.ts'
-import { newPrivateKey, signedPeerRecord } from '../fixtures/nodes.ts'
-import { createTcpNode } from '../fixtures/tcp-nodes.ts'
-import { startRedis } from './redis-server.ts'
-import type { TestRedis } from './redis-server.ts'
+import { Message, PROTOCOL } from 'libp2p-rendezvous'
+import { newPrivateKey, signedPeerRecord } from 'libp2p-rendezvous-testing'
+import { createTcpNode, startRedis } from 'libp2p-rendezvous-testing/node'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { TestRedis } from 'libp2p-rendezvous-testing/node'
 import type { ChildProcess } from 'node:child_process'
 
 // the built command; `npm test` builds first
-const COMMAND = new URL('../../dist/src/bin/rendezvous-server.js', import.meta.url).pathname
+const COMMAND = new URL('../dist/src/bin.js', import.meta.url).pathname
 
 interface Point {
   child: ChildProcess
@@ -229,6 +227,39 @@ describe('a fleet: two rendezvous-server processes sharing one Redis', function 
     expect(more.filter(response => response.status === Message.ResponseStatus.E_UNAVAILABLE)).to.have.lengthOf(7)
 
     expect(await admin.zCard('rendezvous:all')).to.equal(8)
+  })
+
+  it('answers /readyz with 503 while its Redis is unreachable, and 200 again once it is back', async () => {
+    const own = await startRedis()
+    let restarted: TestRedis | undefined
+
+    try {
+      const point = await startPoint(['--redis', own.url, '--memory', '--metrics-port', '0'])
+      points.push(point)
+      const base = point.stderr.map(line => line.match(/metrics at (\S+)\/metrics/)?.[1]).find(found => found != null)
+      const ready = async (): Promise<number> => (await fetch(`${base}/readyz`)).status
+
+      expect(await ready()).to.equal(200)
+      await own.stop()
+      expect(await ready()).to.equal(503)
+      expect((await fetch(`${base}/healthz`)).status).to.equal(200)
+
+      restarted = await startRedis(own.port)
+      // the point's client reconnects with backoff, at most 2 s apart
+      const deadline = Date.now() + 10_000
+      let status = await ready()
+
+      while (status !== 200 && Date.now() < deadline) {
+        // nothing to wait for but the next answer over HTTP
+        await new Promise(resolve => setTimeout(resolve, 100))
+        status = await ready()
+      }
+
+      expect(status).to.equal(200)
+    } finally {
+      await restarted?.stop()
+      await own.stop()
+    }
   })
 
   it('exits with code 2 on a bad --redis URL, and 1 when Redis is unreachable', async () => {

@@ -5,41 +5,33 @@
  */
 
 import { mkdir, readFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import { resolve } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { randomBytes } from '@libp2p/crypto'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { defaultLogger } from '@libp2p/logger'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { LevelDatastore } from 'datastore-level'
-import { Key } from 'interface-datastore'
 import { createLibp2p } from 'libp2p'
-import { register } from 'prom-client'
-import { rendezvousServer } from '../index.ts'
-import { DatastoreRegistrationStore } from '../server/datastore-store.ts'
-import { MemoryRegistrationStore } from '../server/memory-store.ts'
-import { RedisRegistrationStore } from '../server/redis-store.ts'
-import { redactUrl } from '../server/redis-url.ts'
+import { DatastoreRegistrationStore, MemoryRegistrationStore, rendezvousServer } from 'libp2p-rendezvous'
+import { RedisRegistrationStore, redactUrl } from 'libp2p-rendezvous-redis'
 import { parseFlags, USAGE, UsageError } from './flags.ts'
+import { serveHttp } from './http.ts'
+import { loadCookieSecret, loadIdentity, loadKeyFile } from './identity.ts'
 import type { CommandOptions } from './flags.ts'
-import type { RegistrationStore } from '../server/registration-store.ts'
 import type { PrivateKey } from '@libp2p/interface'
-import type { Datastore } from 'interface-datastore'
-import type { Server } from 'node:http'
-
-const IDENTITY_KEY = new Key('/rendezvous/identity')
-const COOKIE_SECRET_KEY = new Key('/rendezvous/cookie-secret')
+import type { TransportManager } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { RegistrationStore } from 'libp2p-rendezvous'
 
 async function main (args: string[]): Promise<void> {
   let options: CommandOptions
 
   try {
-    options = parseFlags(args)
+    options = parseFlags(args, process.env)
   } catch (err: any) {
     if (err instanceof UsageError) {
       process.stderr.write(`rendezvous-server: ${err.message}\nTry 'rendezvous-server --help'.\n`)
@@ -90,12 +82,12 @@ async function main (args: string[]): Promise<void> {
     store = new MemoryRegistrationStore()
   } else {
     store = new DatastoreRegistrationStore({ datastore, logger })
-    cookieSecret = await loadSecret(datastore, COOKIE_SECRET_KEY, 32)
+    cookieSecret = await loadCookieSecret(datastore)
   }
 
   const node = await createLibp2p({
-    privateKey: datastore == null ? await generateKeyPair('Ed25519') : await loadIdentity(datastore),
-    addresses: { listen: options.listen },
+    privateKey: await identity(options, datastore),
+    addresses: { listen: options.listen, announce: options.announce },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -112,30 +104,82 @@ async function main (args: string[]): Promise<void> {
         ...options.server,
         store,
         cookieSecret
-      })
+      }),
+      listening: listeningAddresses
     }
   })
 
-  const metricsServer = options.metricsPort == null ? undefined : await serveMetrics(options.metricsPort, options.metricsHost)
+  const http = options.metricsPort == null ? undefined : await serveHttp(options.metricsPort, options.metricsHost, store)
 
   process.stderr.write(`rendezvous-server: peer id ${node.peerId}, ${await store.count()} registrations, ${where(options)}\n`)
 
+  if (http != null) {
+    process.stderr.write(`rendezvous-server: metrics at ${http.url}/metrics (health checks: /healthz, /readyz)\n`)
+  }
+
+  let stopping: Promise<void> | undefined
   const shutdown = async (signal: string): Promise<void> => {
+    // a second signal while stopping changes nothing: the first shutdown
+    // closes the store and exits once the node has stopped
+    if (stopping != null) {
+      process.stderr.write(`rendezvous-server: ${signal}, already stopping\n`)
+      return stopping
+    }
+
     process.stderr.write(`rendezvous-server: ${signal}, stopping\n`)
-    await node.stop()
-    metricsServer?.close()
-    await datastore?.close()
-    process.exit(0)
+    stopping = (async () => {
+      await node.stop()
+      http?.server.close()
+      await datastore?.close()
+      process.exit(0)
+    })()
+
+    return stopping
   }
 
   // before the addresses are printed: whoever waits for them may signal at
   // once, and the write can wake it before this process runs another line
-  process.once('SIGINT', () => { void shutdown('SIGINT') })
-  process.once('SIGTERM', () => { void shutdown('SIGTERM') })
+  process.on('SIGINT', () => { void shutdown('SIGINT') })
+  process.on('SIGTERM', () => { void shutdown('SIGTERM') })
 
-  for (const ma of node.getMultiaddrs()) {
-    process.stdout.write(`${ma}\n`)
+  // one line per address, dialable ones first: those it listens on, then
+  // those it announces
+  const printed = new Set<string>()
+  const announced = options.announce.length > 0 ? node.getMultiaddrs() : []
+
+  for (const ma of [...node.services.listening.addresses(), ...announced]) {
+    const line = withPeerId(ma, node.peerId.toString())
+
+    if (!printed.has(line)) {
+      printed.add(line)
+      process.stdout.write(`${line}\n`)
+    }
   }
+}
+
+/**
+ * A service that reads the node's listening addresses, which the node itself
+ * no longer reports once it announces others
+ */
+function listeningAddresses (components: { transportManager: TransportManager }): { addresses(): Multiaddr[] } {
+  return {
+    addresses: () => components.transportManager.getAddrs()
+  }
+}
+
+function withPeerId (ma: Multiaddr, peerId: string): string {
+  return ma.getComponents().at(-1)?.value === peerId ? ma.toString() : `${ma}/p2p/${peerId}`
+}
+
+/**
+ * The point's key: from --key-file, else from the data directory, else new
+ */
+async function identity (options: CommandOptions, datastore?: LevelDatastore): Promise<PrivateKey> {
+  if (options.keyFile != null) {
+    return loadKeyFile(resolve(options.keyFile), message => { process.stderr.write(`rendezvous-server: ${message}\n`) })
+  }
+
+  return datastore == null ? generateKeyPair('Ed25519') : loadIdentity(datastore)
 }
 
 /**
@@ -143,67 +187,10 @@ async function main (args: string[]): Promise<void> {
  */
 function where (options: CommandOptions): string {
   const data = options.dataDir == null ? undefined : resolve(options.dataDir)
+  const registrations = options.redis != null ? `registrations in ${redactUrl(options.redis)}` : data == null ? 'registrations in memory' : `registrations in ${data}`
+  const identity = options.keyFile != null ? `identity in ${resolve(options.keyFile)}` : data == null ? 'a new identity' : `identity in ${data}`
 
-  if (options.redis != null) {
-    return `registrations in ${redactUrl(options.redis)}, ${data == null ? 'a new identity' : `identity in ${data}`}`
-  }
-
-  return data == null ? 'nothing kept on disk' : `data in ${data}`
-}
-
-/**
- * The point's key, created on first run and kept, so its peer id never
- * changes: clients have it in their configuration
- */
-async function loadIdentity (datastore: Datastore): Promise<PrivateKey> {
-  if (await datastore.has(IDENTITY_KEY)) {
-    return privateKeyFromProtobuf(await datastore.get(IDENTITY_KEY))
-  }
-
-  const privateKey = await generateKeyPair('Ed25519')
-  await datastore.put(IDENTITY_KEY, privateKeyToProtobuf(privateKey))
-
-  return privateKey
-}
-
-/**
- * A secret created on first run and kept, so cookies outlive restarts
- */
-async function loadSecret (datastore: Datastore, key: Key, length: number): Promise<Uint8Array> {
-  if (await datastore.has(key)) {
-    return datastore.get(key)
-  }
-
-  const secret = randomBytes(length)
-  await datastore.put(key, secret)
-
-  return secret
-}
-
-async function serveMetrics (port: number, host: string): Promise<Server> {
-  const server = createServer((request, response) => {
-    if (request.url !== '/metrics') {
-      response.writeHead(404).end()
-      return
-    }
-
-    register.metrics().then(text => {
-      response.writeHead(200, { 'content-type': register.contentType }).end(text)
-    }, (err: Error) => {
-      response.writeHead(500).end(err.message)
-    })
-  })
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, resolve)
-  })
-
-  const address = server.address()
-  const boundPort = typeof address === 'object' && address != null ? address.port : port
-  process.stderr.write(`rendezvous-server: metrics at http://${host}:${boundPort}/metrics\n`)
-
-  return server
+  return `${registrations}, ${identity}`
 }
 
 /**
@@ -215,7 +202,7 @@ async function version (): Promise<string> {
     try {
       const pkg = JSON.parse(await readFile(new URL('package.json', dir), 'utf8'))
 
-      if (pkg.name === 'libp2p-rendezvous') {
+      if (pkg.name === 'libp2p-rendezvous-server') {
         return pkg.version
       }
     } catch {

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../errors.ts'
+import { InvalidOptionError } from 'libp2p-rendezvous'
 
 /**
  * Throws `InvalidOptionError` unless `url` is a `redis:` or `rediss:` URL

@@ -17,22 +17,20 @@
  * Needs Redis >= 7.0 (`PEXPIRETIME`), one server (primary), not Redis
  * Cluster: the scripts reach keys they cannot declare in advance.
  *
- * This module is Node.js only and is exported as `libp2p-rendezvous/redis`,
- * never from the package's main entry, so Redis stays out of browser bundles.
+ * Node.js only; a package of its own (`libp2p-rendezvous-redis`), so Redis
+ * never enters the installs and bundles of those who use the library alone.
  */
 
 import { createHash, randomBytes } from 'node:crypto'
 import { defaultLogger } from '@libp2p/logger'
 import { repeatingTask } from '@libp2p/utils'
 import { createClient, ErrorReply, RESP_TYPES } from '@redis/client'
-import { DEFAULT_EXPIRY_INTERVAL } from '../constants.ts'
-import { InternalError, NotAuthorizedError, RendezvousError, UnavailableError } from '../errors.ts'
-import { positiveInteger } from '../options.ts'
+import { DEFAULT_EXPIRY_INTERVAL, InternalError, InvalidOptionError, NotAuthorizedError, RendezvousError, UnavailableError } from 'libp2p-rendezvous'
 import { checkRedisUrl, redactUrl } from './redis-url.ts'
-import type { DiscoverPage, DiscoverQuery, NewRegistration, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
 import type { RedisArgument, RedisClientOptions, TypeMapping } from '@redis/client'
+import type { DiscoverPage, DiscoverQuery, NewRegistration, Registration, RegistrationLimits, RegistrationStore } from 'libp2p-rendezvous'
 
 /**
  * The part of a node-redis client the store uses. A client made by
@@ -640,4 +638,16 @@ function integer (value: number): string {
 
 function toBuffer (bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/**
+ * `value` when it is a positive safe integer, else `InvalidOptionError`
+ * naming `option`
+ */
+function positiveInteger (option: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidOptionError(option, `must be a positive integer, got ${value}`)
+  }
+
+  return value
 }

@@ -71,10 +71,15 @@ async function startOnce (port: number): Promise<TestRedis> {
 }
 
 /**
- * Starts redis-server and resolves once it accepts connections. Retries on
- * another port if the free port it picked was taken meanwhile.
+ * Starts redis-server and resolves once it accepts connections: on `port`
+ * when given (to bring back one that was stopped), else on a free port,
+ * trying another if the one it picked was taken meanwhile.
  */
-export async function startRedis (): Promise<TestRedis> {
+export async function startRedis (port?: number): Promise<TestRedis> {
+  if (port != null) {
+    return startOnce(port)
+  }
+
   let lastError: Error | undefined
 
   for (let attempt = 0; attempt < 5; attempt++) {

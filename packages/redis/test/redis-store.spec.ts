@@ -1,10 +1,10 @@
 import { createClient } from '@redis/client'
 import { expect } from 'aegir/chai'
-import { InvalidOptionError, NotAuthorizedError, UnavailableError } from '../../src/errors.ts'
-import { REDIS_DISCOVER_MAX_SKIPPED, REDIS_KEY_TTL_GRACE, RedisRegistrationStore } from '../../src/redis.ts'
-import { startRedis } from './redis-server.ts'
-import type { TestRedis } from './redis-server.ts'
-import type { NewRegistration, Registration, RegistrationLimits } from '../../src/server/registration-store.ts'
+import { InvalidOptionError, NotAuthorizedError, UnavailableError } from 'libp2p-rendezvous'
+import { startRedis } from 'libp2p-rendezvous-testing/node'
+import { REDIS_DISCOVER_MAX_SKIPPED, REDIS_KEY_TTL_GRACE, RedisRegistrationStore } from '../src/index.ts'
+import type { NewRegistration, Registration, RegistrationLimits } from 'libp2p-rendezvous'
+import type { TestRedis } from 'libp2p-rendezvous-testing/node'
 
 async function delay (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))

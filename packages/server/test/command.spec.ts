@@ -1,54 +1,77 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { identify } from '@libp2p/identify'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { PROTOCOL } from '../../src/constants.ts'
-import { Message } from '../../src/pb/rendezvous.ts'
-import { newPrivateKey, signedPeerRecord } from '../fixtures/nodes.ts'
-import { createTcpNode } from '../fixtures/tcp-nodes.ts'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { pEvent } from 'p-event'
+import { Message, PROTOCOL } from 'libp2p-rendezvous'
+import { newPrivateKey, signedPeerRecord } from 'libp2p-rendezvous-testing'
+import { createTcpNode } from 'libp2p-rendezvous-testing/node'
+import type { IdentifyResult, Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { ChildProcess } from 'node:child_process'
 
 // the built command, as `npm start` and the package's `bin` run it; `npm test`
 // builds first
-const COMMAND = new URL('../../dist/src/bin/rendezvous-server.js', import.meta.url).pathname
+const COMMAND = new URL('../dist/src/bin.js', import.meta.url).pathname
 
 interface RunningCommand {
   child: ChildProcess
   addresses: Multiaddr[]
   stderr: string[]
   exited: Promise<number | null>
+  /**
+   * Resolves with the first address printed that matches, now or later
+   */
+  printed(match: (address: Multiaddr) => boolean): Promise<Multiaddr>
 }
 
 /**
  * Starts the command and resolves once it printed its addresses
  */
-async function startCommand (args: string[]): Promise<RunningCommand> {
-  const child = spawn(process.execPath, [COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function startCommand (args: string[], env: Record<string, string> = {}): Promise<RunningCommand> {
+  const child = spawn(process.execPath, [COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   const stderr: string[] = []
   const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
   createInterface({ input: child.stderr }).on('line', line => stderr.push(line))
 
   const addresses: Multiaddr[] = []
   const lines = createInterface({ input: child.stdout })
+  const died = exited.then(code => { throw new Error(`command exited with ${code}: ${stderr.join('\n')}`) })
+  died.catch(() => {})
 
-  await new Promise<void>((resolve, reject) => {
-    lines.on('line', line => {
-      addresses.push(multiaddr(line))
-      resolve()
-    })
-    exited.then(code => { reject(new Error(`command exited with ${code}: ${stderr.join('\n')}`)) }, reject)
-  })
+  const printed = async (match: (address: Multiaddr) => boolean): Promise<Multiaddr> => {
+    const found = addresses.find(match)
 
-  return { child, addresses, stderr, exited }
+    if (found != null) {
+      return found
+    }
+
+    return Promise.race([died, new Promise<Multiaddr>(resolve => {
+      const onLine = (): void => {
+        const address = addresses.find(match)
+
+        if (address != null) {
+          lines.off('line', onLine)
+          resolve(address)
+        }
+      }
+
+      lines.on('line', onLine)
+    })])
+  }
+
+  lines.on('line', line => { addresses.push(multiaddr(line)) })
+  await printed(() => true)
+
+  return { child, addresses, stderr, exited, printed }
 }
 
-async function runCommand (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function runCommand (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', chunk => { stdout += chunk })
@@ -162,6 +185,106 @@ describe('rendezvous-server command', function () {
     expect(text).to.match(/^libp2p_rendezvous_server_requests_total\{type="register"\} 1$/m)
     expect(text).to.match(/^libp2p_rendezvous_server_requests_total\{type="discover"\} 1$/m)
     expect(text).to.match(/^libp2p_rendezvous_server_responses_total\{status="E_INVALID_COOKIE"\} 1$/m)
+  })
+
+  it('announces --announce addresses with its peer id, and takes every flag from the environment', async () => {
+    // the hidden checks' shape: a TTL limit from the environment, an
+    // announced address, the health checks on the metrics server
+    const command = await startCommand([
+      '--listen', '/ip4/127.0.0.1/tcp/0', '--memory',
+      '--announce', '/dns4/rdv.example.com/tcp/6565',
+      '--metrics-port', '0'
+    ], { RENDEZVOUS_MAX_TTL: '3600' })
+    running.push(command)
+    const peerId = command.addresses[0].getComponents().at(-1)?.value
+
+    const listening = command.addresses[0]
+    expect(listening.toString()).to.match(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
+    const announced = await command.printed(ma => ma.toString().startsWith('/dns4/'))
+    expect(announced.toString()).to.equal(`/dns4/rdv.example.com/tcp/6565/p2p/${peerId}`)
+
+    // identify tells peers the announced address, not the listening one
+    const privateKey = await newPrivateKey()
+    const node = await createTcpNode({ privateKey, services: { identify: identify() } })
+    clients.push(node)
+    const identified = pEvent<'peer:identify', CustomEvent<IdentifyResult>>(node, 'peer:identify')
+    await node.dial(listening)
+    const { detail } = await identified
+    expect(detail.listenAddrs.map(ma => ma.toString())).to.deep.equal(['/dns4/rdv.example.com/tcp/6565'])
+
+    const tooLong = await request(node, listening, {
+      type: Message.MessageType.REGISTER,
+      register: { ns: 'ns', ttl: 7200n, signedPeerRecord: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
+    })
+    expect(tooLong.registerResponse?.status).to.equal(Message.ResponseStatus.E_INVALID_TTL)
+    expect(tooLong.registerResponse?.statusText).to.include('3600')
+
+    const base = command.stderr.map(line => line.match(/metrics at (\S+)\/metrics/)?.[1]).find(found => found != null)
+    expect(base).to.be.a('string')
+    for (const path of ['/healthz', '/readyz']) {
+      const response = await fetch(`${base}${path}`)
+      expect(response.status).to.equal(200, path)
+    }
+    expect((await fetch(`${base}/nothing`)).status).to.equal(404)
+  })
+
+  it('prefers a flag to its environment variable, and names the variable when its value is bad', async () => {
+    const command = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--memory', '--max-ttl', '7200'], {
+      RENDEZVOUS_MAX_TTL: '3600',
+      RENDEZVOUS_MIN_TTL: '120'
+    })
+    running.push(command)
+    const { node, privateKey } = await newClient()
+    const record = await signedPeerRecord(privateKey, node.getMultiaddrs())
+    const register = async (ttl: bigint): Promise<Message.RegisterResponse | undefined> =>
+      (await request(node, command.addresses[0], { type: Message.MessageType.REGISTER, register: { ns: 'ns', ttl, signedPeerRecord: record } })).registerResponse
+
+    expect((await register(7200n))?.ttl).to.equal(7200n)
+    expect((await register(60n))?.status).to.equal(Message.ResponseStatus.E_INVALID_TTL)
+
+    const listen = await startCommand(['--memory'], { RENDEZVOUS_LISTEN: '/ip4/127.0.0.1/tcp/0, /ip4/127.0.0.1/tcp/0/ws' })
+    running.push(listen)
+    await listen.printed(ma => ma.toString().includes('/ws/'))
+    expect(listen.addresses.filter(ma => ma.toString().startsWith('/ip4/127.0.0.1/tcp/'))).to.have.lengthOf(2)
+  })
+
+  const badEnvironment: Array<[Record<string, string>, RegExp]> = [
+    [{ RENDEZVOUS_MAX_TTL: 'abc' }, /RENDEZVOUS_MAX_TTL must be a positive integer, got "abc"/],
+    [{ RENDEZVOUS_MEMORY: 'maybe' }, /RENDEZVOUS_MEMORY must be true or false/],
+    [{ RENDEZVOUS_ANNOUNCE: 'not-a-multiaddr' }, /RENDEZVOUS_ANNOUNCE "not-a-multiaddr" is not a multiaddr/],
+    [{ RENDEZVOUS_METRICS_PORT: '-1' }, /RENDEZVOUS_METRICS_PORT must be a port number/],
+    [{ RENDEZVOUS_MIN_TTL: '600', RENDEZVOUS_MAX_TTL: '60' }, /RENDEZVOUS_MAX_TTL: .*maxTtl/],
+    [{ RENDEZVOUS_REDIS: 'http://x' }, /RENDEZVOUS_REDIS/]
+  ]
+
+  for (const [env, message] of badEnvironment) {
+    it(`exits with code 2 naming the variable for ${Object.entries(env).map(([name, value]) => `${name}=${value}`).join(' ')}`, async () => {
+      const { code, stderr } = await runCommand(['--memory', '--listen', '/ip4/127.0.0.1/tcp/0'].filter(arg => !(arg === '--memory' && 'RENDEZVOUS_MEMORY' in env)), env)
+      expect(stderr).to.match(message)
+      expect(code).to.equal(2)
+    })
+  }
+
+  it('keeps its identity in --key-file, created readable by its owner only', async () => {
+    const keyFile = join(dataDir, 'secrets', 'point.key')
+    const first = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--memory', '--key-file', keyFile])
+    running.push(first)
+    const peerId = first.addresses[0].getComponents().at(-1)?.value
+    expect((await stat(keyFile)).mode & 0o777).to.equal(0o600)
+    expect(first.stderr.join('\n')).to.include(`identity in ${keyFile}`)
+
+    first.child.kill('SIGTERM')
+    expect(await first.exited).to.equal(0)
+
+    // the same key again, with registrations in a data directory this time
+    const second = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--data', join(dataDir, 'data'), '--key-file', keyFile])
+    running.push(second)
+    expect(second.addresses[0].getComponents().at(-1)?.value).to.equal(peerId)
+
+    await writeFile(join(dataDir, 'garbage.key'), 'not a key')
+    const garbage = await runCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--memory', '--key-file', join(dataDir, 'garbage.key')])
+    expect(garbage.code).to.equal(1)
+    expect(garbage.stderr).to.include('does not hold a protobuf-encoded private key')
   })
 
   it('stops cleanly on SIGTERM', async () => {
