@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs `npm run <script>` in every workspace package that has it, in the order
-# their dependencies need: packages/testing, then packages/redis and
+# their dependencies need: packages/testing, packages/store-tests, then packages/redis and
 # packages/server. The library at the root is not one of them: its own
 # scripts call this one after they ran at the root.
 #
@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 script="$1"
 shift
 
-workspaces=(packages/testing packages/redis packages/server)
+workspaces=(packages/testing packages/store-tests packages/redis packages/server)
 
 for workspace in "${workspaces[@]}"; do
   if node -e "process.exit(require('./$workspace/package.json').scripts?.['$script'] == null ? 1 : 0)"; then

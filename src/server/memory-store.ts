@@ -241,8 +241,10 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   private peerShard (peerId: string): Map<string, PeerRegistrations> {
-    // peer ids end in base58 digits of their key's hash
-    return this.byPeer[(peerId.charCodeAt(peerId.length - 1) * 58 + peerId.charCodeAt(peerId.length - 2)) % PEER_SHARDS]
+    // peer ids end in base58 digits of their key's hash; any string works
+    const last = peerId.length > 0 ? peerId.charCodeAt(peerId.length - 1) : 0
+    const beforeLast = peerId.length > 1 ? peerId.charCodeAt(peerId.length - 2) : 0
+    return this.byPeer[(last * 58 + beforeLast) % PEER_SHARDS]
   }
 
   private heldBy (peerId: string): PeerRegistrations | undefined {
