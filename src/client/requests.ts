@@ -31,6 +31,10 @@ export interface DiscoverRequest {
 
 export interface DiscoverResult {
   registrations: Array<{ namespace: string, signedPeerRecord: Uint8Array, ttl: number }>
+  /**
+   * Absent when the point sent none: go points send none when nothing
+   * matched and no cookie was sent
+   */
   cookie?: Uint8Array<ArrayBuffer>
 }
 
@@ -105,7 +109,8 @@ export async function sendDiscover (context: RequestContext, point: PeerId | Mul
   return {
     cookie: discoverResponse.cookie,
     registrations: discoverResponse.registrations.map(registration => ({
-      namespace: registration.ns ?? request.namespace,
+      // go points leave `ns` empty when a namespace was asked
+      namespace: registration.ns == null || registration.ns === '' ? request.namespace : registration.ns,
       signedPeerRecord: registration.signedPeerRecord ?? new Uint8Array(),
       ttl: ttlToMs(registration.ttl ?? 0n)
     }))
