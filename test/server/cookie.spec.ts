@@ -36,7 +36,7 @@ function forge (secret: Uint8Array, namespace: string, version: string, sequence
     .digest()
     .subarray(0, 16)
 
-  const base64url = btoa(String.fromCharCode(...mac)).replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '')
+  const base64url = btoa(String.fromCharCode(...mac)).replaceAll('+', '-').replaceAll('/', '_').replace(/[=]+$/, '')
 
   return uint8ArrayConcat([head, uint8ArrayFromString(version + base64url)])
 }
