@@ -1,3 +1,4 @@
+import { StreamResetError } from '@libp2p/interface'
 import { pbStream, UnexpectedEOFError } from '@libp2p/utils'
 import { DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_TTL, SECOND } from '../constants.ts'
 import { errorForStatus, InvalidResponseError, NoResponseError } from '../errors.ts'
@@ -139,8 +140,10 @@ async function exchange (context: RequestContext, point: PeerId | Multiaddr, req
   } catch (err: any) {
     stream.abort(err)
 
-    if (err instanceof UnexpectedEOFError) {
-      throw new NoResponseError('The rendezvous point closed the stream without a response')
+    // rust-libp2p points close or reset the stream on a request they
+    // cannot decode
+    if (err instanceof UnexpectedEOFError || err instanceof StreamResetError) {
+      throw new NoResponseError('The rendezvous point ended the stream without a response')
     }
 
     throw err

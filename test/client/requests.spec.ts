@@ -4,9 +4,9 @@ import { sendDiscover, sendRegister } from '../../src/client/requests.ts'
 import { PROTOCOL } from '../../src/constants.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
 import { createNode, newPrivateKey, signedPeerRecord } from '../fixtures/nodes.ts'
+import { requestContext } from '../fixtures/request-context.ts'
 import type { RequestContext } from '../../src/client/requests.ts'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import type { ConnectionManager } from '@libp2p/interface-internal'
 
 const { MessageType, ResponseStatus } = Message
 
@@ -37,13 +37,7 @@ describe('client requests', () => {
     point = await createNode()
     client = await createNode()
     record = await signedPeerRecord(await newPrivateKey(), ['/ip4/127.0.0.1/tcp/4001'])
-    context = {
-      // what the requests use of the connection manager, through the public API
-      connectionManager: {
-        openStream: async (peer, protocol, options) => client.dialProtocol(peer, protocol, { signal: options?.signal })
-      } satisfies Partial<ConnectionManager> as ConnectionManager,
-      protocol: PROTOCOL
-    }
+    context = requestContext(client)
   })
 
   afterEach(async () => {
@@ -106,4 +100,16 @@ describe('client requests', () => {
     expect(page.registrations).to.be.empty()
     expect(page.cookie).to.be.undefined()
   })
+
+  for (const [how, end] of [['closes', async (stream: Stream) => { await stream.close() }], ['resets', (stream: Stream) => { stream.abort(new Error('cannot decode')) }]] as const) {
+    it(`throws NoResponseError when the point ${how} the stream without an answer, as rust-libp2p points do`, async () => {
+      await point.handle(PROTOCOL, async (stream) => {
+        await pbStream(stream).pb(Message).read()
+        await end(stream)
+      })
+
+      await expect(sendRegister(context, point.getMultiaddrs()[0], { namespace: 'ns', signedPeerRecord: record, ttl: 60_000 }, { signal: AbortSignal.timeout(5_000) }))
+        .to.eventually.be.rejected.with.property('name', 'NoResponseError')
+    })
+  }
 })
