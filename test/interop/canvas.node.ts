@@ -39,7 +39,6 @@ describe('interop with @canvas-js/libp2p-rendezvous 0.5.2 (canvas)', function ()
     return interop.driver(canvas, ['client', point, namespace])
   }
 
-
   it('our client registers, discovers and unregisters at a canvas point', async () => {
     const point = await startCanvasPoint()
     const pointAddress = point.ready.multiaddrs[0]
@@ -155,4 +154,3 @@ describe('interop with @canvas-js/libp2p-rendezvous 0.5.2 (canvas)', function ()
     expect(peerIds(seenByCanvas)).to.include(ours.peerId.toString())
   })
 })
-
