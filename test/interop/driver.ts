@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import { expect } from 'aegir/chai'
 import type { PeerProgram } from './peers.ts'
 import type { ChildProcessWithoutNullStreams } from 'node:child_process'
 
@@ -202,4 +203,20 @@ export async function pageWithDriver (client: Driver, ns: string, limit: number)
   }
 
   throw new Error(`${client.name} still got registrations in ${ns} after 100 pages`)
+}
+
+/**
+ * Has a client driver register in `ns` and expects the TTL asked granted
+ */
+export async function expectRegistered (client: Driver, ns: string, ttl: number): Promise<void> {
+  expect(await client.command({ cmd: 'register', ns, ttl })).to.deep.equal({ ttl })
+}
+
+/**
+ * Expects a driver command to fail, and returns its error
+ */
+export async function expectRefusal (command: Promise<unknown>): Promise<DriverError> {
+  const err = await command.then(() => undefined, (err: Error) => err)
+  expect(err).to.be.an.instanceOf(DriverError)
+  return err as DriverError
 }

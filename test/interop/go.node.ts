@@ -17,7 +17,7 @@ import { HOUR } from '../../src/constants.ts'
 import { sealPeerRecord } from '../../src/signed-peer-record.ts'
 import { findDiscovery } from '../fixtures/discovery.ts'
 import { requestContext } from '../fixtures/request-context.ts'
-import { DriverError, pageWithDriver, pollDriver } from './driver.ts'
+import { expectRefusal, expectRegistered, pageWithDriver, pollDriver } from './driver.ts'
 import { discoverAll, driverAddresses, Interop, pageWithOurClient, peerEvent, peerIds, recordAddresses } from './harness.ts'
 import { requirePeer } from './peers.ts'
 import type { Driver, DriverPage, DriverRegistration } from './driver.ts'
@@ -53,16 +53,6 @@ describe('interop with waku-org/go-libp2p-rendezvous a67d1cc, go-libp2p 0.39 (go
     return interop.driver(go, ['client', point])
   }
 
-  async function registered (client: Driver, ns: string, ttl: number): Promise<void> {
-    expect(await client.command({ cmd: 'register', ns, ttl })).to.deep.equal({ ttl })
-  }
-
-  async function refusal (command: Promise<unknown>): Promise<DriverError> {
-    const err = await command.then(() => undefined, (err: Error) => err)
-    expect(err).to.be.an.instanceOf(DriverError)
-    return err as DriverError
-  }
-
   it('go point: our client registers, pages with cookies, unregisters, and gets E_INVALID_TTL and E_INVALID_COOKIE', async () => {
     const point = await goPoint()
     const address = point.ready.multiaddrs[0]
@@ -70,7 +60,7 @@ describe('interop with waku-org/go-libp2p-rendezvous a67d1cc, go-libp2p 0.39 (go
     const otherIds = others.map(other => other.ready.peerId)
 
     for (const other of others) {
-      await registered(other, 'go-a', 60)
+      await expectRegistered(other, 'go-a', 60)
     }
 
     // 'auto': the go point takes the standard record
@@ -131,7 +121,7 @@ describe('interop with waku-org/go-libp2p-rendezvous a67d1cc, go-libp2p 0.39 (go
     // each go request is answered on a stream the client never closes, and
     // reset by it after the answer
     for (const client of clients) {
-      await registered(client, 'go-c', 60)
+      await expectRegistered(client, 'go-c', 60)
     }
 
     const pages = await pageWithDriver(clients[0], 'go-c', 1)
@@ -147,13 +137,13 @@ describe('interop with waku-org/go-libp2p-rendezvous a67d1cc, go-libp2p 0.39 (go
     }
 
     // a TTL under our minimum, with our text
-    const tooShort = await refusal(clients[0].command({ cmd: 'register', ns: 'go-c', ttl: 30 }))
+    const tooShort = await expectRefusal(clients[0].command({ cmd: 'register', ns: 'go-c', ttl: 30 }))
     expect(tooShort.status).to.equal('E_INVALID_TTL')
     expect(tooShort.message).to.include('ttl must be between 60 and 259200 seconds')
 
     // a cookie of another namespace
     const other = await clients[0].command<DriverPage>({ cmd: 'discover', ns: 'go-c2' })
-    const foreign = await refusal(clients[0].command({ cmd: 'discover', ns: 'go-c', cookie: other.cookie }))
+    const foreign = await expectRefusal(clients[0].command({ cmd: 'discover', ns: 'go-c', cookie: other.cookie }))
     expect(foreign.status).to.equal('E_INVALID_COOKIE')
 
     // UNREGISTER, written and closed by the go client
@@ -172,7 +162,7 @@ describe('interop with waku-org/go-libp2p-rendezvous a67d1cc, go-libp2p 0.39 (go
     expect(await ours.services.rendezvous.register('go-d', { ttl: 60_000 })).to.equal(60_000)
 
     const goPeer = await goClient(address)
-    await registered(goPeer, 'go-d', 60)
+    await expectRegistered(goPeer, 'go-d', 60)
 
     const seenByGo = await goPeer.command<DriverPage>({ cmd: 'discover', ns: 'go-d' })
     expect(peerIds(seenByGo.registrations)).to.have.members([ours.peerId.toString(), goPeer.ready.peerId])
@@ -187,7 +177,7 @@ describe('interop with waku-org/go-libp2p-rendezvous a67d1cc, go-libp2p 0.39 (go
     const point = await goPoint()
     const address = point.ready.multiaddrs[0]
     const goPeer = await goClient(address)
-    await registered(goPeer, 'go-e', 60)
+    await expectRegistered(goPeer, 'go-e', 60)
 
     const ours = await interop.ourClient({ rendezvousPoints: [address], namespaces: ['go-e'], ttl: 60_000 }, 'peerDiscovery')
     const event = await peerEvent(findDiscovery(ours), goPeer.ready.peerId, 'the go client was not found at the go point')

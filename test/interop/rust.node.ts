@@ -10,7 +10,7 @@
  */
 import { expect } from 'aegir/chai'
 import { findDiscovery } from '../fixtures/discovery.ts'
-import { DriverError, pageWithDriver, pollDriver } from './driver.ts'
+import { expectRefusal, expectRegistered, pageWithDriver, pollDriver } from './driver.ts'
 import { discoverAll, driverAddresses, Interop, pageWithOurClient, peerEvent, peerIds, recordAddresses, watchIdentify } from './harness.ts'
 import { requirePeer } from './peers.ts'
 import type { Driver, DriverPage, DriverRegistration } from './driver.ts'
@@ -51,16 +51,6 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
     return interop.driver(rust, ['client', point, '--idle-timeout', '300'])
   }
 
-  async function registered (client: Driver, ns: string, ttl: number): Promise<void> {
-    expect(await client.command({ cmd: 'register', ns, ttl })).to.deep.equal({ ttl })
-  }
-
-  async function refusal (command: Promise<unknown>): Promise<DriverError> {
-    const err = await command.then(() => undefined, (err: Error) => err)
-    expect(err).to.be.an.instanceOf(DriverError)
-    return err as DriverError
-  }
-
   it('rust point: our client registers (legacy record), pages with cookies, unregisters, and gets E_INVALID_TTL', async () => {
     const point = await rustPoint()
     const address = point.ready.multiaddrs[0]
@@ -68,7 +58,7 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
     const otherIds = others.map(other => other.ready.peerId)
 
     for (const other of others) {
-      await registered(other, 'rust-a', 3600)
+      await expectRegistered(other, 'rust-a', 3600)
     }
 
     // 'auto': the point drops our standard record without an answer, and
@@ -112,7 +102,7 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
 
     // our point takes their legacy records
     for (const client of clients) {
-      await registered(client, 'rust-c', 120)
+      await expectRegistered(client, 'rust-c', 120)
     }
 
     // no TTL asked: our default, 2 h
@@ -134,12 +124,12 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
     }
 
     // a TTL under our minimum of 60 s
-    const tooShort = await refusal(clients[0].command({ cmd: 'register', ns: 'rust-c', ttl: 30 }))
+    const tooShort = await expectRefusal(clients[0].command({ cmd: 'register', ns: 'rust-c', ttl: 30 }))
     expect(tooShort.status).to.equal('E_INVALID_TTL')
 
     // a cookie of another namespace
     const other = await clients[0].command<DriverPage>({ cmd: 'discover', ns: 'rust-c2' })
-    const foreign = await refusal(clients[0].command({ cmd: 'discover', ns: 'rust-c', cookie: other.cookie }))
+    const foreign = await expectRefusal(clients[0].command({ cmd: 'discover', ns: 'rust-c', cookie: other.cookie }))
     expect(foreign.status).to.equal('E_INVALID_COOKIE')
 
     // UNREGISTER
@@ -161,7 +151,7 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
 
     const rustPeer = await rustClient(address)
     const rustId = rustPeer.ready.peerId
-    await registered(rustPeer, 'rust-d', 120)
+    await expectRegistered(rustPeer, 'rust-d', 120)
 
     // our point knows the client's agent version, rust-libp2p/<version>,
     // once identify has run, and then serves it the legacy records only:
@@ -188,7 +178,7 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
     const standardThere = await interop.ourClient({ rendezvousPoints: [unfilteredAddress] })
     await standardThere.services.rendezvous.register('rust-d')
     const failing = await rustClient(unfilteredAddress)
-    const failed = await refusal(failing.command({ cmd: 'discover', ns: 'rust-d' }))
+    const failed = await expectRefusal(failing.command({ cmd: 'discover', ns: 'rust-d' }))
     expect(failed.status).to.equal('E_UNAVAILABLE')
   })
 
@@ -196,7 +186,7 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
     const point = await rustPoint()
     const address = point.ready.multiaddrs[0]
     const rustPeer = await rustClient(address)
-    await registered(rustPeer, 'rust-e', 120)
+    await expectRegistered(rustPeer, 'rust-e', 120)
 
     const ours = await interop.ourClient({ rendezvousPoints: [address], namespaces: ['rust-e'], ttl: 120_000 }, 'peerDiscovery')
     const event = await peerEvent(findDiscovery(ours), rustPeer.ready.peerId, 'the rust client was not found at the rust point')
