@@ -100,7 +100,7 @@ build_rust () {
   if [ -x "$binary" ]; then
     log "rust peer is up to date ($(rustc -V))"
   else
-    log "building the rust peer with $(cargo -V) (a first build, crates included, takes a few minutes)"
+    log "building the rust peer with $(cargo -V) (with empty caches, crates to download, a few minutes)"
     local started=$SECONDS
     # one target folder for every key: cargo rebuilds only what changed
     CARGO_TARGET_DIR="$cache/rust-target" cargo build --release --locked --manifest-path "$dir/Cargo.toml"
@@ -135,7 +135,7 @@ build_go () {
   if [ -x "$binary" ]; then
     log "go peer is up to date ($(GOTOOLCHAIN=local go version))"
   else
-    log "building the go peer with $(GOTOOLCHAIN=local go version) and cgo (a first build, modules included, takes a few minutes)"
+    log "building the go peer with $(GOTOOLCHAIN=local go version) and cgo (with empty caches, modules to download, a few minutes)"
     local started=$SECONDS
     mkdir -p "$out"
     # go.sum pins every module; GOTOOLCHAIN=local never fetches another go

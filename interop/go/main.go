@@ -2,10 +2,12 @@
 // over stdio by libp2p-rendezvous's interop tests (test/interop/go.node.ts)
 // and benchmarks. The protocol is described in interop/README.md.
 //
-//	rendezvous-interop-go point [--listen MULTIADDR] [--db PATH]
+//	rendezvous-interop-go point [--listen MULTIADDR] [--db PATH] [--resource-limits default|unlimited]
 //	  a rendezvous point on SQLite (":memory:" by default) with the
 //	  package's limits, which are constants: no minimum TTL, at most 72 h,
-//	  1000 registrations per peer, 1000 per DISCOVER
+//	  1000 registrations per peer, 1000 per DISCOVER. go-libp2p's resource
+//	  manager limits connections and streams (about 250 inbound connections
+//	  at its defaults); `--resource-limits unlimited` lifts them, for loads
 //	rendezvous-interop-go client <point multiaddr> [--listen MULTIADDR]
 //	  a rendezvous client (the package's RendezvousPoint) connected to that
 //	  point
@@ -28,6 +30,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/record"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
@@ -67,7 +70,7 @@ func answer(message any) {
 }
 
 func fail(message string) {
-	fmt.Fprintf(os.Stderr, "rendezvous-interop-go: %s\nusage: rendezvous-interop-go point [--listen MULTIADDR] [--db PATH]\n       rendezvous-interop-go client <point multiaddr> [--listen MULTIADDR]\n", message)
+	fmt.Fprintf(os.Stderr, "rendezvous-interop-go: %s\nusage: rendezvous-interop-go point [--listen MULTIADDR] [--db PATH] [--resource-limits default|unlimited]\n       rendezvous-interop-go client <point multiaddr> [--listen MULTIADDR]\n", message)
 	os.Exit(2)
 }
 
@@ -91,7 +94,7 @@ func parseArgs(args []string) ([]string, map[string]string) {
 	return positional, flags
 }
 
-func newHost(listen string) (host.Host, error) {
+func newHost(listen string, options ...libp2p.Option) (host.Host, error) {
 	address, err := ma.NewMultiaddr(listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen: %w", err)
@@ -101,13 +104,13 @@ func newHost(listen string) (host.Host, error) {
 		return nil, fmt.Errorf("--listen must be a 127.0.0.x address, not %s", listen)
 	}
 
-	return libp2p.New(
+	return libp2p.New(append([]libp2p.Option{
 		libp2p.ListenAddrs(address),
 		libp2p.NoTransports,
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-	)
+	}, options...)...)
 }
 
 func ready(h host.Host, role string) {
@@ -169,7 +172,16 @@ func serve(run func(command) (any, error)) {
 }
 
 func runPoint(flags map[string]string) error {
-	h, err := newHost(flagOr(flags, "listen", "/ip4/127.0.0.1/tcp/0"))
+	var options []libp2p.Option
+	switch limits := flagOr(flags, "resource-limits", "default"); limits {
+	case "default":
+	case "unlimited":
+		options = append(options, libp2p.ResourceManager(&network.NullResourceManager{}))
+	default:
+		return fmt.Errorf("--resource-limits must be default or unlimited, not %s", limits)
+	}
+
+	h, err := newHost(flagOr(flags, "listen", "/ip4/127.0.0.1/tcp/0"), options...)
 	if err != nil {
 		return err
 	}
