@@ -668,7 +668,13 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     try {
       return await register('standard')
     } catch (err: any) {
-      if (!(err instanceof InvalidSignedPeerRecordError || err instanceof NoResponseError)) {
+      // a stream that ended with its connection (the point went away) says
+      // nothing of the record, and a retry would dial the point outside
+      // the backoff
+      const refused = err instanceof InvalidSignedPeerRecordError ||
+        (err instanceof NoResponseError && this.components.connectionManager.getConnections(point.peerId).some(connection => connection.status === 'open'))
+
+      if (!refused) {
         throw err
       }
 

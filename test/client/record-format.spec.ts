@@ -130,6 +130,22 @@ describe('record format of registrations', () => {
       expect(point.received).to.deep.equal(['standard', 'legacy', 'standard', 'legacy'])
     })
 
+    it('does not retry when the connection ends with the REGISTER: that says nothing of the record', async () => {
+      const point = await startFussyPoint('legacy', 'eof')
+      const client = await newClient({ rendezvousPoints: [addressOf(point)] })
+
+      // the point drops the whole connection as it reads the request; a
+      // retry would dial it again at once, outside the reconnect backoff
+      await point.node.unhandle(PROTOCOL)
+      await point.node.handle(PROTOCOL, async (stream, connection) => {
+        point.received.push(peerRecordFormat((await pbStream(stream).pb(Message).read()).register?.signedPeerRecord ?? new Uint8Array()))
+        connection.abort(new Error('going away'))
+      })
+
+      await expect(client.services.rendezvous.register('a', { ttl: 60_000 })).to.eventually.be.rejected()
+      expect(point.received).to.deep.equal(['standard'])
+    })
+
     it('does not retry when the point refuses for another reason', async () => {
       const point = await startFussyPoint('legacy', ResponseStatus.E_INVALID_TTL)
       const client = await newClient({ rendezvousPoints: [addressOf(point)] })
