@@ -8,35 +8,20 @@
 import { expect } from 'aegir/chai'
 import { findDiscovery } from '../fixtures/discovery.ts'
 import { pollDriver } from './driver.ts'
-import { discoverAll, driverAddresses, Interop, peerEvent, peerIds, recordAddresses } from './harness.ts'
-import { requirePeer } from './peers.ts'
+import { discoverAll, driverAddresses, interopSuite, peerEvent, peerIds, recordAddresses } from './harness.ts'
 import type { Driver, DriverRegistration } from './driver.ts'
-import type { PeerProgram } from './peers.ts'
 
 describe('interop with @canvas-js/libp2p-rendezvous 0.5.2 (canvas)', function () {
   this.timeout(60_000)
 
-  let canvas: PeerProgram
-  let interop: Interop
-
-  before(function () {
-    canvas = requirePeer(this, 'canvas')
-  })
-
-  beforeEach(() => {
-    interop = new Interop()
-  })
-
-  afterEach(async () => {
-    await interop.stop()
-  })
+  const interop = interopSuite('canvas')
 
   async function startCanvasPoint (): Promise<Driver> {
-    return interop.driver(canvas, ['point'])
+    return interop.driver(['point'])
   }
 
   async function startCanvasClient (point: string, namespace: string): Promise<Driver> {
-    return interop.driver(canvas, ['client', point, namespace])
+    return interop.driver(['client', point, namespace])
   }
 
   it('our client registers, discovers and unregisters at a canvas point', async () => {

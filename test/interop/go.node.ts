@@ -18,39 +18,24 @@ import { sealPeerRecord } from '../../src/signed-peer-record.ts'
 import { findDiscovery } from '../fixtures/discovery.ts'
 import { requestContext } from '../fixtures/request-context.ts'
 import { expectRefusal, expectRegistered, pageWithDriver, pollDriver } from './driver.ts'
-import { discoverAll, driverAddresses, Interop, pageWithOurClient, peerEvent, peerIds, recordAddresses } from './harness.ts'
-import { requirePeer } from './peers.ts'
+import { discoverAll, driverAddresses, interopSuite, pageWithOurClient, peerEvent, peerIds, recordAddresses } from './harness.ts'
 import type { Driver, DriverPage, DriverRegistration } from './driver.ts'
-import type { PeerProgram } from './peers.ts'
 
 describe('interop with waku-org/go-libp2p-rendezvous a67d1cc, go-libp2p 0.39 (go)', function () {
   this.timeout(60_000)
 
-  let go: PeerProgram
-  let interop: Interop
-
-  before(function () {
-    go = requirePeer(this, 'go')
-  })
-
-  beforeEach(() => {
-    interop = new Interop()
-  })
-
-  afterEach(async () => {
-    await interop.stop()
-  })
+  const interop = interopSuite('go')
 
   /**
    * A go point on SQLite in memory, with the package's limits: no minimum
    * TTL, at most 72 h
    */
   async function goPoint (): Promise<Driver> {
-    return interop.driver(go, ['point'])
+    return interop.driver(['point'])
   }
 
   async function goClient (point: string): Promise<Driver> {
-    return interop.driver(go, ['client', point])
+    return interop.driver(['client', point])
   }
 
   it('go point: our client registers, pages with cookies, unregisters, and gets E_INVALID_TTL and E_INVALID_COOKIE', async () => {

@@ -1,7 +1,7 @@
 /**
  * What each interop test starts: our js-libp2p v3 nodes over TCP on
- * 127.0.0.1 and the other implementation's driver processes, all stopped by
- * `stop()`
+ * 127.0.0.1 and the other implementation's driver processes, all stopped
+ * after each test
  */
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -13,20 +13,52 @@ import { openSignedPeerRecord } from '../../src/signed-peer-record.ts'
 import { requestContext } from '../fixtures/request-context.ts'
 import { createTcpNode } from '../fixtures/tcp-nodes.ts'
 import { POLL_DEADLINE, startDriver, stopDriver } from './driver.ts'
+import { requirePeer } from './peers.ts'
 import type { Driver } from './driver.ts'
-import type { PeerProgram } from './peers.ts'
+import type { PeerName, PeerProgram } from './peers.ts'
 import type { Rendezvous, RendezvousInit, RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { IdentifyResult, Libp2p, Libp2pEvents, PeerInfo, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 
 export type OurClient = Libp2p<{ rendezvous: Rendezvous }>
 export type OurPoint = Libp2p<{ rendezvousServer: RendezvousServer }>
 
-export class Interop {
-  private readonly drivers: Driver[] = []
-  private readonly nodes: Libp2p[] = []
+/**
+ * Wires the enclosing suite to an implementation: skips the suite when its
+ * peer is not built (fails it with RENDEZVOUS_INTEROP=required), and stops
+ * what each test started after it
+ */
+export function interopSuite (name: PeerName): Interop {
+  const interop = new Interop()
 
-  async driver (program: PeerProgram, args: string[]): Promise<Driver> {
-    const driver = await startDriver(program, args)
+  before(function () {
+    interop.program = requirePeer(this, name)
+  })
+
+  afterEach(async () => {
+    await interop.stop()
+  })
+
+  return interop
+}
+
+export class Interop {
+  /**
+   * The suite's other implementation
+   */
+  program?: PeerProgram
+  private drivers: Driver[] = []
+  private nodes: Libp2p[] = []
+
+  /**
+   * A driver process of the suite's implementation, with the role
+   * arguments `args`
+   */
+  async driver (args: string[]): Promise<Driver> {
+    if (this.program == null) {
+      throw new Error('no interop peer: the suite\'s before hook has not run')
+    }
+
+    const driver = await startDriver(this.program, args)
     this.drivers.push(driver)
     return driver
   }
@@ -68,14 +100,20 @@ export class Interop {
   }
 
   /**
-   * Our nodes first, so our clients unregister at points still running
+   * Stops what was started, our nodes first, so our clients unregister at
+   * points still running
    */
   async stop (): Promise<void> {
-    for (const node of this.nodes.reverse()) {
+    const nodes = this.nodes.reverse()
+    const drivers = this.drivers
+    this.nodes = []
+    this.drivers = []
+
+    for (const node of nodes) {
       await node.stop()
     }
 
-    await Promise.all(this.drivers.map(stopDriver))
+    await Promise.all(drivers.map(stopDriver))
   }
 }
 

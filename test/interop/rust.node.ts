@@ -11,28 +11,13 @@
 import { expect } from 'aegir/chai'
 import { findDiscovery } from '../fixtures/discovery.ts'
 import { expectRefusal, expectRegistered, pageWithDriver, pollDriver } from './driver.ts'
-import { discoverAll, driverAddresses, Interop, pageWithOurClient, peerEvent, peerIds, recordAddresses, watchIdentify } from './harness.ts'
-import { requirePeer } from './peers.ts'
+import { discoverAll, driverAddresses, interopSuite, pageWithOurClient, peerEvent, peerIds, recordAddresses, watchIdentify } from './harness.ts'
 import type { Driver, DriverPage, DriverRegistration } from './driver.ts'
-import type { PeerProgram } from './peers.ts'
 
 describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', function () {
   this.timeout(60_000)
 
-  let rust: PeerProgram
-  let interop: Interop
-
-  before(function () {
-    rust = requirePeer(this, 'rust')
-  })
-
-  beforeEach(() => {
-    interop = new Interop()
-  })
-
-  afterEach(async () => {
-    await interop.stop()
-  })
+  const interop = interopSuite('rust')
 
   /**
    * A rust-libp2p point. Its minimum TTL is 2 h unless lowered, here to 60 s;
@@ -40,7 +25,7 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
    * connection drops between two steps of a test.
    */
   async function rustPoint (): Promise<Driver> {
-    return interop.driver(rust, ['point', '--min-ttl', '60', '--idle-timeout', '300'])
+    return interop.driver(['point', '--min-ttl', '60', '--idle-timeout', '300'])
   }
 
   /**
@@ -48,7 +33,7 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
    * have identified each other. It signs its listen address.
    */
   async function rustClient (point: string): Promise<Driver> {
-    return interop.driver(rust, ['client', point, '--idle-timeout', '300'])
+    return interop.driver(['client', point, '--idle-timeout', '300'])
   }
 
   it('rust point: our client registers (legacy record), pages with cookies, unregisters, and gets E_INVALID_TTL', async () => {
