@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs interop/canvas, the driver process of the interop tests
-# (test/interop/canvas.node.ts): @canvas-js/libp2p-rendezvous on libp2p 2.x,
-# with its own package.json and package-lock.json.
+# Sets up the interop peers of the tests (test/interop) and benchmarks: builds
+# the Rust and Go peers with scripts/build-interop-peers.sh (which says what a
+# missing cargo or go means), then installs interop/canvas, the driver
+# process of test/interop/canvas.node.ts: @canvas-js/libp2p-rendezvous on
+# libp2p 2.x, with its own package.json and package-lock.json.
+# RENDEZVOUS_INTEROP=off does nothing: CI's `npm test` leaves interop to
+# `npm run test:interop`.
 #
 # canvas's rendezvous server keeps its registrations in better-sqlite3, a
 # native addon. Its install script would download a prebuilt binary, which
@@ -25,6 +29,13 @@ cd "$dir"
 log () {
   echo "[setup-interop] $*" >&2
 }
+
+if [ "${RENDEZVOUS_INTEROP:-auto}" = off ]; then
+  log "RENDEZVOUS_INTEROP=off: not setting up the interop peers"
+  exit 0
+fi
+
+bash "$repo_root/scripts/build-interop-peers.sh"
 
 if [ ! -f package-lock.json ]; then
   log "$dir/package-lock.json is missing"

@@ -157,3 +157,9 @@ export const REFRESH_RATIO = 0.8
  * registers again with the new ones (ms)
  */
 export const ADDRESS_CHANGE_DEBOUNCE = SECOND
+
+/**
+ * identify agent versions, by prefix, of clients a point serves legacy peer
+ * records only: rust-libp2p's default agent version, `rust-libp2p/<version>`
+ */
+export const DEFAULT_LEGACY_RECORD_AGENTS: readonly string[] = ['rust-libp2p/']

@@ -51,7 +51,8 @@ export type { MemoryRegistrationStoreInit } from './server/memory-store.ts'
 export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
 export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }
 export type { Rendezvous, RendezvousComponents, RendezvousInit }
-export type { RegisterOptions, DiscoverOptions, DiscoveredPeer } from './client/rendezvous-discovery.ts'
+export type { RegisterOptions, DiscoverOptions, DiscoveredPeer, RecordFormatOption, RendezvousPointInit } from './client/rendezvous-discovery.ts'
+export type { PeerRecordFormat } from './signed-peer-record.ts'
 
 /**
  * Creates the rendezvous discovery component, to be placed in the

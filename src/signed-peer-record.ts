@@ -3,6 +3,7 @@ import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { InvalidSignedPeerRecordError } from './errors.ts'
+import { EnvelopeHeader } from './pb/envelope.ts'
 import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -52,6 +53,19 @@ function formatOfPayloadType (payloadType: Uint8Array): PeerRecordFormat | undef
   }
 
   return undefined
+}
+
+/**
+ * The format of a signed peer record envelope, read from its payload type
+ * alone, without checking the signature: for records that were opened and
+ * checked when they were registered. `undefined` when it is not a peer record.
+ */
+export function peerRecordFormat (signedPeerRecord: Uint8Array): PeerRecordFormat | undefined {
+  try {
+    return formatOfPayloadType(EnvelopeHeader.decode(signedPeerRecord).payloadType)
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -4,7 +4,7 @@ import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { InvalidSignedPeerRecordError } from '../src/errors.ts'
-import { LEGACY_PEER_RECORD_DOMAIN, LEGACY_PEER_RECORD_PAYLOAD_TYPE, openSignedPeerRecord, sealPeerRecord } from '../src/signed-peer-record.ts'
+import { LEGACY_PEER_RECORD_DOMAIN, LEGACY_PEER_RECORD_PAYLOAD_TYPE, openSignedPeerRecord, peerRecordFormat, sealPeerRecord } from '../src/signed-peer-record.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
 describe('signed peer records', () => {
@@ -70,5 +70,16 @@ describe('signed peer records', () => {
       expect(err).to.be.an.instanceOf(InvalidSignedPeerRecordError)
       expect(err.statusText).to.include(text)
     }
+  })
+  it('tells the format of a record from its payload type alone', async () => {
+    const peerId = peerIdFromPrivateKey(privateKey)
+
+    expect(peerRecordFormat(await sealPeerRecord(privateKey, peerId, addresses))).to.equal('standard')
+    expect(peerRecordFormat(await sealPeerRecord(privateKey, peerId, addresses, { format: 'legacy' }))).to.equal('legacy')
+
+    const record = new PeerRecord({ peerId, multiaddrs: addresses })
+    record.codec = new Uint8Array([0x03, 0x02])
+    expect(peerRecordFormat((await RecordEnvelope.seal(record, privateKey)).marshal())).to.be.undefined()
+    expect(peerRecordFormat(new Uint8Array([0xff, 0xff, 0xff]))).to.be.undefined()
   })
 })

@@ -1,7 +1,7 @@
 import { NotStartedError, peerDiscoverySymbol, serviceCapabilities } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { debounce } from '@libp2p/utils'
-import { CODE_P2P, multiaddr } from '@multiformats/multiaddr'
+import { CODE_P2P, isMultiaddr, multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import pRetry from 'p-retry'
 import {
@@ -9,13 +9,14 @@ import {
   DEFAULT_MAX_PEERS, DEFAULT_MAX_RECONNECT_DELAY, DEFAULT_MAX_TTL, DEFAULT_TIMEOUT, DEFAULT_TTL,
   MAX_PAGES_PER_POLL, MAX_REGISTER_MESSAGE_SIZE, PROTOCOL, REFRESH_RATIO, SECOND, ADDRESS_CHANGE_DEBOUNCE
 } from '../constants.ts'
-import { InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidTTLError, RendezvousError } from '../errors.ts'
+import { InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidSignedPeerRecordError, InvalidTTLError, NoResponseError, RendezvousError } from '../errors.ts'
 import { isValidNamespace } from '../namespace.ts'
 import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
-import { openSignedPeerRecord, sealPeerRecord } from '../signed-peer-record.ts'
+import { openSignedPeerRecord, peerRecordFormat, sealPeerRecord } from '../signed-peer-record.ts'
 import { sendDiscover, sendRegister, sendUnregister } from './requests.ts'
 import type { RequestContext } from './requests.ts'
+import type { PeerRecordFormat } from '../signed-peer-record.ts'
 import type {
   AbortOptions, ComponentLogger, Libp2pEvents, Logger, PeerDiscovery, PeerDiscoveryEvents, PeerId, PeerStore,
   PrivateKey, Startable, TypedEventTarget
@@ -26,14 +27,53 @@ import type { DebouncedFunction } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
+ * The format this node signs its peer record in for a point:
+ *
+ * - `'standard'`: the libp2p specification's (js, go and nim points)
+ * - `'legacy'`: rust-libp2p's, the only one rust-libp2p points accept
+ * - `'auto'`: the standard format; a point that refuses it with
+ * `E_INVALID_SIGNED_PEER_RECORD`, or ends the stream without answering (as
+ * rust-libp2p points do with a record they cannot open), gets one immediate
+ * retry in the legacy format, and when that succeeds the point is taken for
+ * a legacy one for the component's lifetime
+ */
+export type RecordFormatOption = 'auto' | PeerRecordFormat
+
+/**
+ * A rendezvous point with options of its own
+ */
+export interface RendezvousPointInit {
+  /**
+   * The point's multiaddr, ending in `/p2p/<peer id>`
+   */
+  multiaddr: string | Multiaddr
+
+  /**
+   * The format of the peer record registered at this point
+   *
+   * @default the `recordFormat` option of `rendezvous()`
+   */
+  recordFormat?: RecordFormatOption
+}
+
+/**
  * Options of `rendezvous()`. Times are in milliseconds; the wire carries
  * seconds.
  */
 export interface RendezvousInit {
   /**
-   * The rendezvous points to use, each a multiaddr ending in `/p2p/<peer id>`
+   * The rendezvous points to use, each a multiaddr ending in `/p2p/<peer id>`,
+   * or an object with the multiaddr and options for that point
    */
-  rendezvousPoints: Array<string | Multiaddr>
+  rendezvousPoints: Array<string | Multiaddr | RendezvousPointInit>
+
+  /**
+   * The format of the peer record registered at the points (see
+   * `RecordFormatOption`); discovery reads both formats whatever this is
+   *
+   * @default 'auto'
+   */
+  recordFormat?: RecordFormatOption
 
   /**
    * Namespaces to register in at every point on start, and to keep fresh
@@ -185,6 +225,10 @@ export interface Rendezvous extends PeerDiscovery {
 interface Point {
   peerId: PeerId
   multiaddr: Multiaddr
+  /**
+   * Becomes `'legacy'` once an `'auto'` point accepted only that
+   */
+  recordFormat: RecordFormatOption
   connected: boolean
   reconnecting: boolean
   /**
@@ -239,11 +283,11 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
   private shutdown = new AbortController()
   private started = false
   /**
-   * This node's sealed record and the addresses in it. The promise is kept,
-   * so registrations that start together share one record rather than each
-   * sealing its own with another sequence number.
+   * This node's sealed records, by format, and the addresses in them. The
+   * promises are kept, so registrations that start together share one record
+   * rather than each sealing its own with another sequence number.
    */
-  private ownRecord?: { envelope: Promise<Uint8Array<ArrayBuffer>>, addresses: string }
+  private ownRecord?: { envelopes: Map<PeerRecordFormat, Promise<Uint8Array<ArrayBuffer>>>, addresses: string }
 
   constructor (components: RendezvousComponents, init: RendezvousInit) {
     super()
@@ -575,11 +619,7 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
 
     try {
       const ttl = this.registrations.get(namespace) ?? this.ttl
-      const granted = await sendRegister(this.requestContext, point.multiaddr, {
-        namespace,
-        signedPeerRecord: await this.signedPeerRecord(),
-        ttl
-      }, this.requestOptions(options.signal))
+      const granted = await this.registerInFormat(point, namespace, ttl, options.signal)
 
       point.registerFailures.delete(namespace)
 
@@ -605,6 +645,45 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
       }
 
       throw err
+    }
+  }
+
+  /**
+   * Sends a REGISTER with this node's record in the point's format. An
+   * `'auto'` point that refuses the standard record, or ends the stream
+   * without an answer, gets one immediate retry in the legacy format, and is
+   * taken for a legacy point once that succeeds.
+   */
+  private async registerInFormat (point: Point, namespace: string, ttl: number, signal?: AbortSignal): Promise<number> {
+    const register = async (format: PeerRecordFormat): Promise<number> => sendRegister(this.requestContext, point.multiaddr, {
+      namespace,
+      signedPeerRecord: await this.signedPeerRecord(format),
+      ttl
+    }, this.requestOptions(signal))
+
+    if (point.recordFormat !== 'auto') {
+      return register(point.recordFormat)
+    }
+
+    try {
+      return await register('standard')
+    } catch (err: any) {
+      // a stream that ended with its connection (the point went away) says
+      // nothing of the record, and a retry would dial the point outside
+      // the backoff
+      const refused = err instanceof InvalidSignedPeerRecordError ||
+        (err instanceof NoResponseError && this.components.connectionManager.getConnections(point.peerId).some(connection => connection.status === 'open'))
+
+      if (!refused) {
+        throw err
+      }
+
+      this.log('%p did not take a standard peer record (%s), trying the legacy format', point.peerId, err.name)
+      const granted = await register('legacy')
+      this.log('%p took a legacy peer record: it gets that format from now on', point.peerId)
+      point.recordFormat = 'legacy'
+
+      return granted
     }
   }
 
@@ -700,7 +779,13 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
     }
 
     try {
-      await this.components.peerStore.consumePeerRecord(signedPeerRecord, { expectedPeer: record.peerId })
+      if (peerRecordFormat(signedPeerRecord) === 'legacy') {
+        // the peer store opens only the standard format: it gets the
+        // addresses the record certifies, uncertified
+        await this.components.peerStore.merge(record.peerId, { multiaddrs: dialableAddresses(record) })
+      } else {
+        await this.components.peerStore.consumePeerRecord(signedPeerRecord, { expectedPeer: record.peerId })
+      }
     } catch (err: any) {
       this.log('could not store the record of %p - %e', record.peerId, err)
       return
@@ -783,24 +868,33 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
   }
 
   /**
-   * This node's signed peer record, resealed when its addresses change
+   * This node's signed peer record in a format, resealed when its addresses
+   * change
    */
-  private async signedPeerRecord (): Promise<Uint8Array<ArrayBuffer>> {
+  private async signedPeerRecord (format: PeerRecordFormat): Promise<Uint8Array<ArrayBuffer>> {
     const multiaddrs = this.ownAddresses()
     const addresses = multiaddrs.map(ma => ma.toString()).join(',')
 
     if (this.ownRecord?.addresses !== addresses) {
-      const envelope = this.seal(multiaddrs)
-      this.ownRecord = { envelope, addresses }
-      // a failed seal is not cached
-      envelope.catch(() => {
-        if (this.ownRecord?.envelope === envelope) {
-          this.ownRecord = undefined
-        }
-      })
+      this.ownRecord = { envelopes: new Map(), addresses }
     }
 
-    return this.ownRecord.envelope
+    const envelopes = this.ownRecord.envelopes
+    let envelope = envelopes.get(format)
+
+    if (envelope == null) {
+      const sealed = this.seal(multiaddrs, format)
+      envelopes.set(format, sealed)
+      // a failed seal is not cached
+      sealed.catch(() => {
+        if (envelopes.get(format) === sealed) {
+          envelopes.delete(format)
+        }
+      })
+      envelope = sealed
+    }
+
+    return envelope
   }
 
   /**
@@ -808,11 +902,11 @@ export class RendezvousDiscovery extends TypedEventEmitter<PeerDiscoveryEvents> 
    * nwaku points read at most, whatever the namespace: addresses past that
    * are left out
    */
-  private async seal (multiaddrs: Multiaddr[]): Promise<Uint8Array<ArrayBuffer>> {
+  private async seal (multiaddrs: Multiaddr[], format: PeerRecordFormat): Promise<Uint8Array<ArrayBuffer>> {
     const longestNamespace = 'x'.repeat(DEFAULT_MAX_NAMESPACE_LENGTH)
 
     while (true) {
-      const envelope = await sealPeerRecord(this.components.privateKey, this.components.peerId, multiaddrs)
+      const envelope = await sealPeerRecord(this.components.privateKey, this.components.peerId, multiaddrs, { format })
 
       if (registerSize(longestNamespace, envelope) <= MAX_REGISTER_MESSAGE_SIZE || multiaddrs.length <= 1) {
         return envelope
@@ -927,10 +1021,12 @@ function registerSize (namespace: string, signedPeerRecord: Uint8Array<ArrayBuff
  * The options with their defaults, checked: throws `InvalidOptionError`
  * naming the first bad one
  */
-export function resolveRendezvousInit (init: RendezvousInit): Required<Omit<RendezvousInit, 'rendezvousPoints'>> & { rendezvousPoints: Array<{ peerId: PeerId, multiaddr: Multiaddr }> } {
+export function resolveRendezvousInit (init: RendezvousInit): Required<Omit<RendezvousInit, 'rendezvousPoints'>> & { rendezvousPoints: ResolvedPoint[] } {
   const namespaces = checkNamespaces('namespaces', init.namespaces ?? [])
+  const recordFormat = checkRecordFormat('recordFormat', init.recordFormat ?? 'auto')
   const options = {
-    rendezvousPoints: parsePoints(init.rendezvousPoints),
+    rendezvousPoints: parsePoints(init.rendezvousPoints, recordFormat),
+    recordFormat,
     namespaces,
     discoverNamespaces: checkNamespaces('discoverNamespaces', init.discoverNamespaces ?? namespaces),
     ttl: checkTtl('ttl', init.ttl ?? DEFAULT_TTL),
@@ -949,18 +1045,45 @@ export function resolveRendezvousInit (init: RendezvousInit): Required<Omit<Rend
   return options
 }
 
-function parsePoints (rendezvousPoints: Array<string | Multiaddr> | undefined): Array<{ peerId: PeerId, multiaddr: Multiaddr }> {
+interface ResolvedPoint {
+  peerId: PeerId
+  multiaddr: Multiaddr
+  recordFormat: RecordFormatOption
+}
+
+const RECORD_FORMATS: RecordFormatOption[] = ['auto', 'standard', 'legacy']
+
+/**
+ * A record format option, or `InvalidOptionError` naming `option`: a point's
+ * own is named as `rendezvousPoints`
+ */
+function checkRecordFormat (option: string, recordFormat: RecordFormatOption): RecordFormatOption {
+  if (!RECORD_FORMATS.includes(recordFormat)) {
+    throw new InvalidOptionError(option, `a recordFormat must be 'auto', 'standard' or 'legacy', got ${JSON.stringify(recordFormat)}`)
+  }
+
+  return recordFormat
+}
+
+function parsePoints (rendezvousPoints: RendezvousInit['rendezvousPoints'] | undefined, recordFormat: RecordFormatOption): ResolvedPoint[] {
   if (!Array.isArray(rendezvousPoints) || rendezvousPoints.length === 0) {
     throw new InvalidOptionError('rendezvousPoints', 'at least one rendezvous point is required')
   }
 
-  return rendezvousPoints.map(point => {
+  return rendezvousPoints.map(entry => {
+    const point: Partial<RendezvousPointInit> = typeof entry === 'string' || isMultiaddr(entry) ? { multiaddr: entry } : entry ?? {}
     let ma: Multiaddr
 
     try {
-      ma = typeof point === 'string' ? multiaddr(point) : point
+      if (typeof point.multiaddr === 'string') {
+        ma = multiaddr(point.multiaddr)
+      } else if (isMultiaddr(point.multiaddr)) {
+        ma = point.multiaddr
+      } else {
+        throw new Error('neither a string nor a Multiaddr')
+      }
     } catch (err: any) {
-      throw new InvalidOptionError('rendezvousPoints', `${point} is not a multiaddr: ${err.message}`)
+      throw new InvalidOptionError('rendezvousPoints', `${point.multiaddr} is not a multiaddr: ${err.message}`)
     }
 
     const peerId = ma.getComponents().findLast(component => component.code === CODE_P2P)?.value
@@ -969,14 +1092,19 @@ function parsePoints (rendezvousPoints: Array<string | Multiaddr> | undefined): 
       throw new InvalidOptionError('rendezvousPoints', `${ma} has no /p2p/<peer id>`)
     }
 
-    return { peerId: peerIdFromString(peerId), multiaddr: ma }
+    return {
+      peerId: peerIdFromString(peerId),
+      multiaddr: ma,
+      recordFormat: checkRecordFormat('rendezvousPoints', point.recordFormat ?? recordFormat)
+    }
   })
 }
 
-function newPoint ({ peerId, multiaddr }: { peerId: PeerId, multiaddr: Multiaddr }): Point {
+function newPoint ({ peerId, multiaddr, recordFormat }: ResolvedPoint): Point {
   return {
     peerId,
     multiaddr,
+    recordFormat,
     connected: false,
     reconnecting: false,
     refreshTimers: new Map(),

@@ -1,3 +1,4 @@
+import { StreamResetError } from '@libp2p/interface'
 import { pbStream, UnexpectedEOFError } from '@libp2p/utils'
 import { DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_MAX_TTL, SECOND } from '../constants.ts'
 import { errorForStatus, InvalidResponseError, NoResponseError } from '../errors.ts'
@@ -31,6 +32,10 @@ export interface DiscoverRequest {
 
 export interface DiscoverResult {
   registrations: Array<{ namespace: string, signedPeerRecord: Uint8Array, ttl: number }>
+  /**
+   * Absent when the point sent none: go points send none when nothing
+   * matched and no cookie was sent
+   */
   cookie?: Uint8Array<ArrayBuffer>
 }
 
@@ -105,7 +110,8 @@ export async function sendDiscover (context: RequestContext, point: PeerId | Mul
   return {
     cookie: discoverResponse.cookie,
     registrations: discoverResponse.registrations.map(registration => ({
-      namespace: registration.ns ?? request.namespace,
+      // go points leave `ns` empty when a namespace was asked
+      namespace: registration.ns == null || registration.ns === '' ? request.namespace : registration.ns,
       signedPeerRecord: registration.signedPeerRecord ?? new Uint8Array(),
       ttl: ttlToMs(registration.ttl ?? 0n)
     }))
@@ -134,8 +140,10 @@ async function exchange (context: RequestContext, point: PeerId | Multiaddr, req
   } catch (err: any) {
     stream.abort(err)
 
-    if (err instanceof UnexpectedEOFError) {
-      throw new NoResponseError('The rendezvous point closed the stream without a response')
+    // rust-libp2p points close or reset the stream on a request they
+    // cannot decode
+    if (err instanceof UnexpectedEOFError || err instanceof StreamResetError) {
+      throw new NoResponseError('The rendezvous point ended the stream without a response')
     }
 
     throw err

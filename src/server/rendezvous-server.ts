@@ -7,17 +7,17 @@ import {
   DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH,
   DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE,
   DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT,
-  DEFAULT_TTL, PROTOCOL, RATE_LIMIT_MAX_PEERS, SECOND
+  DEFAULT_LEGACY_RECORD_AGENTS, DEFAULT_TTL, PROTOCOL, RATE_LIMIT_MAX_PEERS, SECOND
 } from '../constants.ts'
 import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidTTLError, NotAuthorizedError, RendezvousError, UnavailableError } from '../errors.ts'
 import { isNamespaceTooLong } from '../namespace.ts'
 import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
-import { openSignedPeerRecord } from '../signed-peer-record.ts'
+import { openSignedPeerRecord, peerRecordFormat } from '../signed-peer-record.ts'
 import { CookieCodec } from './cookie.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
-import type { RegistrationStore } from './registration-store.ts'
-import type { ComponentLogger, Connection, CounterGroup, Logger, Metrics, PeerId, Startable, Stream } from '@libp2p/interface'
+import type { DiscoverPage, DiscoverQuery, RegistrationStore } from './registration-store.ts'
+import type { ComponentLogger, Connection, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 
 /**
@@ -134,6 +134,18 @@ export interface RendezvousServerInit {
   store?: RegistrationStore
 
   /**
+   * identify agent versions, by prefix, of clients that can verify only
+   * rust-libp2p's legacy peer records and fail a whole DISCOVER response that
+   * holds any other record: once identify has run on a connection of such a
+   * client, its DISCOVER responses hold the legacy records only (a page scans
+   * at most `maxDiscoverLimit` registrations for them). Clients identify has
+   * not run for get every record. `[]` serves every client every record.
+   *
+   * @default ['rust-libp2p/']
+   */
+  legacyRecordAgents?: string[]
+
+  /**
    * The key that authenticates DISCOVER cookies, at least 16 bytes. Points
    * that share a store and this secret accept each other's cookies; keep it
    * with a persistent store so cookies survive restarts.
@@ -147,6 +159,10 @@ export interface RendezvousServerComponents {
   registrar: Registrar
   logger: ComponentLogger
   metrics?: Metrics
+  /**
+   * Where identify's `peer:identify` tells rust-libp2p clients apart
+   */
+  events?: TypedEventTarget<Libp2pEvents>
 }
 
 type RequestType = 'register' | 'unregister' | 'discover'
@@ -181,6 +197,12 @@ export class RendezvousServer implements Startable {
   private readonly rateLimiter: RateLimiter
   private readonly store: RegistrationStore
   private readonly cookieSecret?: Uint8Array
+  private readonly legacyRecordAgents: string[]
+  /**
+   * Connections of clients that identified with one of `legacyRecordAgents`;
+   * weak, so each goes with its connection
+   */
+  private readonly legacyRecordConnections = new WeakSet<Connection>()
   private readonly streams = new Set<Stream>()
   private readonly requests?: CounterGroup<RequestType>
   private readonly responses?: CounterGroup<Message.ResponseStatus>
@@ -213,6 +235,7 @@ export class RendezvousServer implements Startable {
     })
     this.store = init.store ?? new MemoryRegistrationStore()
     this.cookieSecret = init.cookieSecret
+    this.legacyRecordAgents = options.legacyRecordAgents
 
     this.requests = components.metrics?.registerCounterGroup('libp2p_rendezvous_server_requests_total', {
       label: 'type',
@@ -228,6 +251,7 @@ export class RendezvousServer implements Startable {
     })
 
     this.handleStream = this.handleStream.bind(this)
+    this.onIdentify = this.onIdentify.bind(this)
   }
 
   readonly [Symbol.asyncDispose] = async (): Promise<void> => {
@@ -247,6 +271,11 @@ export class RendezvousServer implements Startable {
     this.started = true
     this.cookies = new CookieCodec(this.cookieSecret ?? randomBytes(32))
     await this.store.start?.()
+
+    if (this.legacyRecordAgents.length > 0) {
+      this.components.events?.addEventListener('peer:identify', this.onIdentify)
+    }
+
     await this.components.registrar.handle(this.protocol, this.handleStream, {
       maxInboundStreams: this.maxInboundStreams
     })
@@ -258,6 +287,7 @@ export class RendezvousServer implements Startable {
     }
 
     this.started = false
+    this.components.events?.removeEventListener('peer:identify', this.onIdentify)
     await this.components.registrar.unhandle(this.protocol)
 
     for (const stream of this.streams) {
@@ -267,6 +297,15 @@ export class RendezvousServer implements Startable {
     this.streams.clear()
     this.clearRateLimits()
     await this.store.stop?.()
+  }
+
+  private onIdentify (event: CustomEvent<IdentifyResult>): void {
+    const { agentVersion, connection } = event.detail
+
+    if (agentVersion != null && this.legacyRecordAgents.some(prefix => agentVersion.startsWith(prefix))) {
+      this.log('%p identified as %s, it is served legacy peer records only', connection.remotePeer, agentVersion)
+      this.legacyRecordConnections.add(connection)
+    }
   }
 
   /**
@@ -341,7 +380,7 @@ export class RendezvousServer implements Startable {
       for await (const chunk of stream) {
         for (const frame of decoder.decode(chunk)) {
           clearTimeout(idleTimer)
-          await this.answer(frame, stream, connection.remotePeer)
+          await this.answer(frame, stream, connection)
           resetIdleTimer()
         }
       }
@@ -362,8 +401,8 @@ export class RendezvousServer implements Startable {
   /**
    * Handles one request frame and writes its response, if it has one
    */
-  private async answer (frame: Uint8ArrayList, stream: Stream, remotePeer: PeerId): Promise<void> {
-    const response = await this.handleMessage(Message.decode(frame), remotePeer)
+  private async answer (frame: Uint8ArrayList, stream: Stream, connection: Connection): Promise<void> {
+    const response = await this.handleMessage(Message.decode(frame), connection)
 
     if (response == null) {
       return
@@ -380,7 +419,8 @@ export class RendezvousServer implements Startable {
    * The response to one request, or `undefined` for UNREGISTER. Throws when
    * the message is not a request at all.
    */
-  private async handleMessage (request: Message, remotePeer: PeerId): Promise<Message | undefined> {
+  private async handleMessage (request: Message, connection: Connection): Promise<Message | undefined> {
+    const remotePeer = connection.remotePeer
     const overLimit = this.overRateLimit(remotePeer)
 
     // proto3 encoders (canvas-js) leave out a type of 0, and in the spec's
@@ -395,7 +435,7 @@ export class RendezvousServer implements Startable {
       }
       case Message.MessageType.DISCOVER: {
         this.requests?.increment({ discover: true })
-        const discoverResponse: Message.DiscoverResponse = await (overLimit == null ? this.discover(request.discover ?? {}) : Promise.reject(overLimit))
+        const discoverResponse: Message.DiscoverResponse = await (overLimit == null ? this.discover(request.discover ?? {}, this.legacyRecordConnections.has(connection)) : Promise.reject(overLimit))
           .catch(err => ({ registrations: [], ...this.refusal(err) }))
         this.responses?.increment({ [discoverResponse.status ?? Message.ResponseStatus.OK]: true })
         return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse }
@@ -533,7 +573,7 @@ export class RendezvousServer implements Startable {
     }
   }
 
-  private async discover (request: Message.Discover): Promise<Message.DiscoverResponse> {
+  private async discover (request: Message.Discover, legacyRecordsOnly: boolean): Promise<Message.DiscoverResponse> {
     const namespace = this.checkNamespace(request.ns)
     const limit = request.limit == null || request.limit === 0n || request.limit > BigInt(this.maxDiscoverLimit)
       ? this.maxDiscoverLimit
@@ -557,12 +597,13 @@ export class RendezvousServer implements Startable {
     }
 
     const now = Date.now()
-    const page = await this.store.discover({
+    const query = {
       namespace: namespace === '' ? undefined : namespace,
       after,
       limit,
       now
-    })
+    }
+    const page = legacyRecordsOnly ? await this.legacyRecordsPage(query) : await this.store.discover(query)
 
     return {
       status: Message.ResponseStatus.OK,
@@ -575,6 +616,32 @@ export class RendezvousServer implements Startable {
         ttl: BigInt(Math.max(1, Math.floor((registration.expiresAt - now) / SECOND)))
       }))
     }
+  }
+
+  /**
+   * A page of legacy peer records only: the first `limit` of one store read
+   * of up to `maxDiscoverLimit` registrations. Its cursor is the last one
+   * served when the page is full, so the next page misses none of the rest;
+   * else what the read reached, so records the client cannot verify are not
+   * read again.
+   */
+  private async legacyRecordsPage (query: DiscoverQuery): Promise<DiscoverPage> {
+    const read = await this.store.discover({ ...query, limit: this.maxDiscoverLimit })
+    const registrations = []
+
+    for (const registration of read.registrations) {
+      if (peerRecordFormat(registration.signedPeerRecord) !== 'legacy') {
+        continue
+      }
+
+      registrations.push(registration)
+
+      if (registrations.length === query.limit) {
+        return { registrations, cursor: registration.sequence }
+      }
+    }
+
+    return { registrations, cursor: read.cursor }
   }
 
   /**
@@ -624,7 +691,8 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
     maxInboundStreams: positiveInteger('maxInboundStreams', init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS),
     timeout: positiveInteger('timeout', init.timeout ?? DEFAULT_TIMEOUT),
     maxRequestsPerPeer: positiveInteger('maxRequestsPerPeer', init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER),
-    rateLimitWindow: positiveInteger('rateLimitWindow', init.rateLimitWindow ?? DEFAULT_RATE_LIMIT_WINDOW)
+    rateLimitWindow: positiveInteger('rateLimitWindow', init.rateLimitWindow ?? DEFAULT_RATE_LIMIT_WINDOW),
+    legacyRecordAgents: agentPrefixes('legacyRecordAgents', init.legacyRecordAgents ?? DEFAULT_LEGACY_RECORD_AGENTS)
   }
 
   if (options.minTtl < SECOND) {
@@ -656,4 +724,15 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
   }
 
   return options
+}
+
+/**
+ * A copy of a list of agent version prefixes, or `InvalidOptionError`
+ */
+function agentPrefixes (option: string, prefixes: readonly string[]): string[] {
+  if (!Array.isArray(prefixes) || prefixes.some(prefix => typeof prefix !== 'string' || prefix === '')) {
+    throw new InvalidOptionError(option, 'must be an array of agent version prefixes, none empty')
+  }
+
+  return [...prefixes]
 }

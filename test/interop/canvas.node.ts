@@ -5,236 +5,37 @@
  * starts our js-libp2p v3 nodes over TCP on 127.0.0.1 and canvas driver
  * processes, which speak /rendezvous/1.0.0 there.
  */
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { createInterface } from 'node:readline'
-import { identify } from '@libp2p/identify'
 import { expect } from 'aegir/chai'
-import { pEvent } from 'p-event'
-import { rendezvous, rendezvousServer } from '../../src/index.ts'
 import { findDiscovery } from '../fixtures/discovery.ts'
-import { createTcpNode } from '../fixtures/tcp-nodes.ts'
-import type { Rendezvous, RendezvousInit, RendezvousServer } from '../../src/index.ts'
-import type { Libp2p, PeerInfo } from '@libp2p/interface'
-import type { ChildProcessWithoutNullStreams } from 'node:child_process'
+import { pollDriver } from './driver.ts'
+import { discoverAll, driverAddresses, interopSuite, peerEvent, peerIds, recordAddresses } from './harness.ts'
+import type { Driver, DriverRegistration } from './driver.ts'
 
-const DRIVER_DIR = new URL('../../interop/canvas/', import.meta.url).pathname
-const DRIVER = `${DRIVER_DIR}peer.mjs`
-
-/**
- * How long a condition polled through a driver may take to hold
- */
-const POLL_DEADLINE = 20_000
-const POLL_INTERVAL = 50
-
-interface DriverPeer {
-  peerId: string
-  multiaddrs: string[]
-  ttl?: number
-}
-
-interface Ready {
-  ready: true
-  role: 'point' | 'client'
-  peerId: string
-  multiaddrs: string[]
-}
-
-/**
- * A canvas peer process, answering JSON-line commands
- */
-interface Driver {
-  child: ChildProcessWithoutNullStreams
-  ready: Ready
-  stderr: string[]
-  exited: Promise<number | null>
-  command<T = unknown>(command: Record<string, unknown>): Promise<T>
-}
-
-describe('interop with @canvas-js/libp2p-rendezvous 0.5.2', function () {
+describe('interop with @canvas-js/libp2p-rendezvous 0.5.2 (canvas)', function () {
   this.timeout(60_000)
 
-  let drivers: Driver[]
-  let nodes: Libp2p[]
-
-  /**
-   * Starts a driver and resolves once it printed its ready line
-   */
-  async function startDriver (args: string[]): Promise<Driver> {
-    const child = spawn(process.execPath, [DRIVER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    const stderr: string[] = []
-    const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-    createInterface({ input: child.stderr }).on('line', line => stderr.push(line))
-
-    const pending = new Map<number, { resolve(value: any): void, reject(err: Error): void }>()
-    let nextId = 0
-    let onReady: ((ready: Ready) => void) | undefined
-
-    createInterface({ input: child.stdout }).on('line', line => {
-      const message = JSON.parse(line)
-
-      if (message.ready === true) {
-        onReady?.(message)
-        return
-      }
-
-      const waiter = pending.get(message.id)
-      pending.delete(message.id)
-
-      if (message.error != null) {
-        waiter?.reject(new Error(`canvas ${args[0]}: ${message.error}`))
-      } else {
-        waiter?.resolve(message.result)
-      }
-    })
-
-    const died = exited.then(code => new Error(`canvas ${args[0]} exited with ${code}: ${stderr.join('\n')}`))
-    void died.then(err => {
-      pending.forEach(waiter => { waiter.reject(err) })
-      pending.clear()
-    })
-
-    const driver: Driver = {
-      child,
-      stderr,
-      exited,
-      ready: undefined as any,
-      async command (command) {
-        const id = ++nextId
-        const answer = new Promise<any>((resolve, reject) => pending.set(id, { resolve, reject }))
-        child.stdin.write(JSON.stringify({ ...command, id }) + '\n')
-        return answer
-      }
-    }
-    drivers.push(driver)
-
-    driver.ready = await Promise.race([
-      new Promise<Ready>(resolve => { onReady = resolve }),
-      died.then(err => { throw err })
-    ])
-
-    return driver
-  }
+  const interop = interopSuite('canvas')
 
   async function startCanvasPoint (): Promise<Driver> {
-    return startDriver(['point'])
+    return interop.driver(['point'])
   }
 
   async function startCanvasClient (point: string, namespace: string): Promise<Driver> {
-    return startDriver(['client', point, namespace])
+    return interop.driver(['client', point, namespace])
   }
-
-  /**
-   * Our client: a js-libp2p v3 node over TCP with the rendezvous component in
-   * `services` (API) or in `peerDiscovery`
-   */
-  async function startClient (init: RendezvousInit, placement: 'services' | 'peerDiscovery' = 'services'): Promise<Libp2p<{ rendezvous: Rendezvous }>> {
-    const discovery = rendezvous({ discoverInterval: 100, ...init })
-    const node = placement === 'services'
-      ? await createTcpNode({ services: { identify: identify(), rendezvous: discovery } })
-      : await createTcpNode({ peerDiscovery: [discovery], services: { identify: identify() } })
-    nodes.push(node)
-    return node as Libp2p<any>
-  }
-
-  /**
-   * Our rendezvous point in a js-libp2p v3 node over TCP. identify lets the
-   * canvas client learn that it speaks /rendezvous/1.0.0: canvas registers
-   * from a topology, which fires only for peers known to support it.
-   */
-  async function startPoint (): Promise<Libp2p<{ rendezvousServer: RendezvousServer }>> {
-    const node = await createTcpNode({
-      services: { identify: identify(), rendezvousServer: rendezvousServer() }
-    })
-    nodes.push(node)
-    return node
-  }
-
-  /**
-   * Asks a driver until `check` holds for its answer, a bounded number of
-   * times: the drivers have no events to wait for
-   */
-  async function pollDriver <T> (driver: Driver, command: Record<string, unknown>, check: (result: T) => boolean, what: string): Promise<T> {
-    const deadline = Date.now() + POLL_DEADLINE
-    let result: T
-
-    for (let attempt = 1; ; attempt++) {
-      result = await driver.command<T>(command)
-
-      if (check(result)) {
-        return result
-      }
-
-      if (Date.now() > deadline) {
-        throw new Error(`${what}: not true after ${attempt} polls in ${POLL_DEADLINE} ms, last answer ${JSON.stringify(result)}`)
-      }
-
-      await new Promise(resolve => setTimeout(resolve, POLL_INTERVAL))
-    }
-  }
-
-  async function discoverAll (node: Libp2p<{ rendezvous: Rendezvous }>, namespace: string): Promise<Map<string, string[]>> {
-    const found = new Map<string, string[]>()
-
-    for await (const peer of node.services.rendezvous.discover(namespace)) {
-      found.set(peer.id.toString(), peer.multiaddrs.map(ma => ma.toString()))
-    }
-
-    return found
-  }
-
-  function peerIds (peers: DriverPeer[]): string[] {
-    return peers.map(peer => peer.peerId)
-  }
-
-  /**
-   * Our addresses as a peer record carries them: without /p2p
-   */
-  function recordAddresses (node: Libp2p): string[] {
-    return node.getMultiaddrs().map(ma => ma.decapsulateCode(421).toString()).sort()
-  }
-
-  /**
-   * The addresses of a canvas peer as our client reports them. Unlike
-   * js-libp2p, canvas signs its address manager's addresses as they are, with
-   * /p2p/<its id> at the end; our client leaves that suffix out, as libp2p
-   * stores addresses without it
-   */
-  function canvasRecordAddresses (driver: Driver): string[] {
-    return driver.ready.multiaddrs.map(ma => ma.replace(/\/p2p\/[^/]+$/, '')).sort()
-  }
-
-  beforeEach(function () {
-    drivers = []
-    nodes = []
-
-    if (!existsSync(`${DRIVER_DIR}node_modules/.interop-setup`)) {
-      throw new Error('interop/canvas is not installed: run `bash scripts/setup-interop.sh` (npm test does)')
-    }
-  })
-
-  afterEach(async () => {
-    // our clients first, so that they unregister at a point still running
-    for (const node of nodes.reverse()) {
-      await node.stop()
-    }
-
-    drivers.forEach(driver => driver.child.kill('SIGKILL'))
-    await Promise.all(drivers.map(async driver => driver.exited))
-  })
 
   it('our client registers, discovers and unregisters at a canvas point', async () => {
     const point = await startCanvasPoint()
     const pointAddress = point.ready.multiaddrs[0]
     const canvasClient = await startCanvasClient(pointAddress, 'interop-a')
-    const ours = await startClient({ rendezvousPoints: [pointAddress] })
+    const ours = await interop.ourClient({ rendezvousPoints: [pointAddress] })
     const ourId = ours.peerId.toString()
 
     // canvas grants at most 2 h, what we ask for by default
     expect(await ours.services.rendezvous.register('interop-a')).to.equal(7_200_000)
 
     // the canvas point holds our registration, with our signed addresses
-    const held = await pollDriver<DriverPeer[]>(point, { cmd: 'registrations', ns: 'interop-a' },
+    const held = await pollDriver<DriverRegistration[]>(point, { cmd: 'registrations', ns: 'interop-a' },
       peers => peerIds(peers).includes(ourId) && peerIds(peers).includes(canvasClient.ready.peerId),
       'the canvas point holds both registrations')
     const ourRegistration = held.find(peer => peer.peerId === ourId)
@@ -242,30 +43,30 @@ describe('interop with @canvas-js/libp2p-rendezvous 0.5.2', function () {
     expect(ourRegistration?.ttl).to.be.within(7190, 7200)
 
     // the canvas client finds us there
-    const seenByCanvas = await canvasClient.command<DriverPeer[]>({ cmd: 'discover', ns: 'interop-a' })
+    const seenByCanvas = await canvasClient.command<DriverRegistration[]>({ cmd: 'discover', ns: 'interop-a' })
     expect(peerIds(seenByCanvas)).to.include(ourId)
 
     // and we find the canvas client, with the addresses it signed
     const seenByUs = await discoverAll(ours, 'interop-a')
     expect([...seenByUs.keys()]).to.deep.equal([canvasClient.ready.peerId])
-    expect(seenByUs.get(canvasClient.ready.peerId)?.sort()).to.deep.equal(canvasRecordAddresses(canvasClient))
+    expect(seenByUs.get(canvasClient.ready.peerId)?.sort()).to.deep.equal(driverAddresses(canvasClient))
 
     // an UNREGISTER has no response: the canvas point processes it after our
     // stream is closed, so its store is polled until the registration is gone
     await ours.services.rendezvous.unregister('interop-a')
-    await pollDriver<DriverPeer[]>(point, { cmd: 'registrations', ns: 'interop-a' },
+    await pollDriver<DriverRegistration[]>(point, { cmd: 'registrations', ns: 'interop-a' },
       peers => !peerIds(peers).includes(ourId),
       'the canvas point dropped our registration')
 
-    const afterwards = await canvasClient.command<DriverPeer[]>({ cmd: 'discover', ns: 'interop-a' })
+    const afterwards = await canvasClient.command<DriverRegistration[]>({ cmd: 'discover', ns: 'interop-a' })
     expect(peerIds(afterwards)).to.not.include(ourId)
-    expect(peerIds(await point.command<DriverPeer[]>({ cmd: 'registrations', ns: 'interop-a' }))).to.deep.equal([canvasClient.ready.peerId])
+    expect(peerIds(await point.command<DriverRegistration[]>({ cmd: 'registrations', ns: 'interop-a' }))).to.deep.equal([canvasClient.ready.peerId])
   })
 
   it('on our point, a canvas client and our client find each other', async () => {
-    const point = await startPoint()
+    const point = await interop.ourPoint()
     const pointAddress = point.getMultiaddrs()[0].toString()
-    const ours = await startClient({ rendezvousPoints: [pointAddress], namespaces: ['interop-b'] })
+    const ours = await interop.ourClient({ rendezvousPoints: [pointAddress], namespaces: ['interop-b'] })
     const ourId = ours.peerId.toString()
     expect(await ours.services.rendezvous.register('interop-b')).to.equal(7_200_000)
 
@@ -282,9 +83,9 @@ describe('interop with @canvas-js/libp2p-rendezvous 0.5.2', function () {
 
     const seenByUs = await discoverAll(ours, 'interop-b')
     expect([...seenByUs.keys()]).to.deep.equal([canvasId])
-    expect(seenByUs.get(canvasId)?.sort()).to.deep.equal(canvasRecordAddresses(canvasClient).sort())
+    expect(seenByUs.get(canvasId)?.sort()).to.deep.equal(driverAddresses(canvasClient).sort())
 
-    const seenByCanvas = await canvasClient.command<DriverPeer[]>({ cmd: 'discover', ns: 'interop-b' })
+    const seenByCanvas = await canvasClient.command<DriverRegistration[]>({ cmd: 'discover', ns: 'interop-b' })
     expect(peerIds(seenByCanvas)).to.deep.equal([ourId])
     expect(seenByCanvas[0].multiaddrs.sort()).to.deep.equal(recordAddresses(ours))
 
@@ -311,7 +112,7 @@ describe('interop with @canvas-js/libp2p-rendezvous 0.5.2', function () {
     const pointAddress = point.ready.multiaddrs[0]
     const canvasClient = await startCanvasClient(pointAddress, 'interop-c')
     const canvasId = canvasClient.ready.peerId
-    const ours = await startClient({ rendezvousPoints: [pointAddress], namespaces: ['interop-c'] }, 'peerDiscovery')
+    const ours = await interop.ourClient({ rendezvousPoints: [pointAddress], namespaces: ['interop-c'] }, 'peerDiscovery')
     const discovery = findDiscovery(ours)
 
     // our component polls every 100 ms with the cookie canvas gave it.
@@ -322,33 +123,19 @@ describe('interop with @canvas-js/libp2p-rendezvous 0.5.2', function () {
     // component emits a peer only when it is new or its record changed, so
     // the repeats go unnoticed
     const event = await peerEvent(discovery, canvasId, 'the canvas client was not found at the canvas point')
-    expect(event.detail.multiaddrs.map(ma => ma.toString()).sort()).to.deep.equal(canvasRecordAddresses(canvasClient))
+    expect(event.detail.multiaddrs.map(ma => ma.toString()).sort()).to.deep.equal(driverAddresses(canvasClient))
 
     // the record went into the peer store: its addresses are certified, and
     // each is there once, although canvas signed them with /p2p/<id>
     const peer = await ours.peerStore.get(event.detail.id)
-    expect(peer.addresses.map(address => address.multiaddr.toString()).sort()).to.deep.equal(canvasRecordAddresses(canvasClient))
+    expect(peer.addresses.map(address => address.multiaddr.toString()).sort()).to.deep.equal(driverAddresses(canvasClient))
     expect(peer.addresses.every(address => address.isCertified)).to.be.true()
 
     // and the canvas client finds us there, once we are registered
-    await pollDriver<DriverPeer[]>(point, { cmd: 'registrations', ns: 'interop-c' },
+    await pollDriver<DriverRegistration[]>(point, { cmd: 'registrations', ns: 'interop-c' },
       peers => peerIds(peers).includes(ours.peerId.toString()),
       'the canvas point holds our registration')
-    const seenByCanvas = await canvasClient.command<DriverPeer[]>({ cmd: 'discover', ns: 'interop-c' })
+    const seenByCanvas = await canvasClient.command<DriverRegistration[]>({ cmd: 'discover', ns: 'interop-c' })
     expect(peerIds(seenByCanvas)).to.include(ours.peerId.toString())
   })
 })
-
-/**
- * The component's next `peer` event for `peerId`, bounded in time
- */
-async function peerEvent (discovery: Rendezvous, peerId: string, otherwise: string): Promise<CustomEvent<PeerInfo>> {
-  try {
-    return await pEvent(discovery, 'peer', {
-      filter: (event: CustomEvent<PeerInfo>) => event.detail.id.toString() === peerId,
-      timeout: POLL_DEADLINE
-    })
-  } catch (err: any) {
-    throw new Error(`${otherwise}: no peer event for ${peerId} in ${POLL_DEADLINE} ms - ${err.message}`)
-  }
-}

@@ -1,6 +1,7 @@
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { expect } from 'aegir/chai'
+import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { COOKIE_LENGTH, CookieCodec } from '../../src/server/cookie.ts'
 
@@ -21,23 +22,40 @@ const SEQUENCES = [
 ]
 
 /**
- * Builds a cookie with a valid MAC under `secret` for any version byte and
- * any 64-bit sequence, bypassing the checks `CookieCodec.encode` makes
+ * Builds a cookie with a valid MAC under `secret` for any version and any
+ * 64-bit sequence, bypassing the checks `CookieCodec.encode` makes
  */
-function forge (secret: Uint8Array, namespace: string, version: number, sequence: bigint): Uint8Array {
-  const cookie = new Uint8Array(COOKIE_LENGTH)
-  cookie[0] = version
-  new DataView(cookie.buffer).setBigUint64(1, sequence)
+function forge (secret: Uint8Array, namespace: string, version: string, sequence: bigint): Uint8Array {
+  const head = new Uint8Array(8)
+  new DataView(head.buffer).setBigUint64(0, sequence)
 
   const mac = hmac.create(sha256, secret)
-    .update(cookie.subarray(0, 9))
+    .update(uint8ArrayFromString(version))
+    .update(head)
     .update(uint8ArrayFromString(namespace))
     .digest()
     .subarray(0, 16)
 
-  cookie.set(mac, 9)
+  const base64url = btoa(String.fromCharCode(...mac)).replaceAll('+', '-').replaceAll('/', '_').replace(/[=]+$/, '')
 
-  return cookie
+  return uint8ArrayConcat([head, uint8ArrayFromString(version + base64url)])
+}
+
+/**
+ * Whether rust-libp2p's client (`Cookie::from_wire_encoding`) parses a
+ * cookie: at least 8 bytes, then nothing or UTF-8 of at most 255 bytes
+ */
+function rustClientAccepts (cookie: Uint8Array): boolean {
+  if (cookie.byteLength < 8 || cookie.byteLength - 8 > 255) {
+    return false
+  }
+
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(cookie.subarray(8))
+    return true
+  } catch {
+    return false
+  }
 }
 
 describe('cookie codec', () => {
@@ -47,8 +65,20 @@ describe('cookie codec', () => {
     codec = new CookieCodec(SECRET)
   })
 
-  it('has a cookie length of 25 bytes', () => {
-    expect(COOKIE_LENGTH).to.equal(25)
+  it('has a cookie length of 31 bytes', () => {
+    expect(COOKIE_LENGTH).to.equal(31)
+  })
+
+  it('issues cookies rust-libp2p clients parse: 8 bytes, then UTF-8 of at most 255 bytes', () => {
+    for (const namespace of ['', 'a', 'ünïcödé', 'x'.repeat(255)]) {
+      for (const sequence of SEQUENCES) {
+        expect(rustClientAccepts(codec.encode(namespace, sequence))).to.equal(true, `${namespace} ${sequence}`)
+      }
+    }
+
+    // the check itself tells the cookies of before apart: 25 bytes whose
+    // last 16 are MAC bytes, not UTF-8
+    expect(rustClientAccepts(Uint8Array.from([1, 0, 0, 0, 0, 0, 0, 0, 42, 0xc3, 0x28, ...new Uint8Array(14)]))).to.be.false()
   })
 
   it('encodes cookies of COOKIE_LENGTH bytes', () => {
@@ -57,15 +87,15 @@ describe('cookie codec', () => {
     }
   })
 
-  it('encodes the version and the big-endian sequence', () => {
+  it('encodes the big-endian sequence, then the version and the MAC as base64url text', () => {
     const cookie = codec.encode('ns', 0x0102030405)
 
-    expect(cookie[0]).to.equal(1)
-    expect([...cookie.subarray(1, 9)]).to.deep.equal([0, 0, 0, 1, 2, 3, 4, 5])
+    expect([...cookie.subarray(0, 8)]).to.deep.equal([0, 0, 0, 1, 2, 3, 4, 5])
+    expect(new TextDecoder().decode(cookie.subarray(8))).to.match(/^1[A-Za-z0-9_-]{22}$/)
   })
 
   it('matches a cookie built independently', () => {
-    expect(codec.encode('ns', 42)).to.deep.equal(forge(SECRET, 'ns', 1, 42n))
+    expect(codec.encode('ns', 42)).to.deep.equal(forge(SECRET, 'ns', '1', 42n))
   })
 
   it('round-trips sequences', () => {
@@ -146,7 +176,7 @@ describe('cookie codec', () => {
 
     expect(codec.decode('ns', new Uint8Array(0))).to.be.undefined()
     expect(codec.decode('ns', cookie.subarray(0, COOKIE_LENGTH - 1))).to.be.undefined()
-    expect(codec.decode('ns', cookie.subarray(0, 9))).to.be.undefined()
+    expect(codec.decode('ns', cookie.subarray(0, 8))).to.be.undefined()
 
     const longer = new Uint8Array(COOKIE_LENGTH + 1)
     longer.set(cookie)
@@ -155,9 +185,9 @@ describe('cookie codec', () => {
 
   it('rejects an unknown version even with a valid MAC', () => {
     // sanity check: the forger produces cookies the codec accepts
-    expect(codec.decode('ns', forge(SECRET, 'ns', 1, 5n))).to.equal(5)
+    expect(codec.decode('ns', forge(SECRET, 'ns', '1', 5n))).to.equal(5)
 
-    for (const version of [0, 2, 255]) {
+    for (const version of ['0', '2', 'v']) {
       expect(codec.decode('ns', forge(SECRET, 'ns', version, 5n))).to.be.undefined(`version ${version}`)
     }
   })
@@ -165,8 +195,8 @@ describe('cookie codec', () => {
   it('rejects a sequence beyond Number.MAX_SAFE_INTEGER even with a valid MAC', () => {
     const max = BigInt(Number.MAX_SAFE_INTEGER)
 
-    expect(codec.decode('ns', forge(SECRET, 'ns', 1, max))).to.equal(Number.MAX_SAFE_INTEGER)
-    expect(codec.decode('ns', forge(SECRET, 'ns', 1, max + 1n))).to.be.undefined()
-    expect(codec.decode('ns', forge(SECRET, 'ns', 1, 2n ** 64n - 1n))).to.be.undefined()
+    expect(codec.decode('ns', forge(SECRET, 'ns', '1', max))).to.equal(Number.MAX_SAFE_INTEGER)
+    expect(codec.decode('ns', forge(SECRET, 'ns', '1', max + 1n))).to.be.undefined()
+    expect(codec.decode('ns', forge(SECRET, 'ns', '1', 2n ** 64n - 1n))).to.be.undefined()
   })
 })

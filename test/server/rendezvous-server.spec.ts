@@ -1,3 +1,4 @@
+import { identify } from '@libp2p/identify'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import sinon from 'sinon'
@@ -6,10 +7,11 @@ import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { PROTOCOL } from '../../src/constants.ts'
 import { InvalidOptionError, rendezvousServer } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
+import { sealPeerRecord } from '../../src/signed-peer-record.ts'
 import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
 import type { RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { RawRendezvousStream } from '../fixtures/nodes.ts'
-import type { Libp2p, PrivateKey, StreamCloseEvent } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p, Libp2pEvents, PrivateKey, StreamCloseEvent, TypedEventTarget } from '@libp2p/interface'
 
 const { MessageType, ResponseStatus } = Message
 
@@ -188,6 +190,26 @@ describe('rendezvous server', () => {
       }
 
       expect((await discover(peer, { ns: 'ns' })).registrations).to.be.empty()
+    })
+
+    it('accepts a record in rust-libp2p\'s legacy format and serves its bytes verbatim', async () => {
+      const peer = await newPeer()
+      const legacy = await sealPeerRecord(peer.privateKey, peer.node.peerId, peer.node.getMultiaddrs(), { format: 'legacy' })
+
+      const response = await register(peer, 'ns', { signedPeerRecord: legacy, ttl: 120n })
+      expect(response.status).to.equal(ResponseStatus.OK)
+      expect(response.ttl).to.equal(120n)
+
+      const found = await discover(peer, { ns: 'ns' })
+      expect(found.registrations).to.have.lengthOf(1)
+      expect(found.registrations[0].signedPeerRecord).to.equalBytes(legacy)
+
+      // and checks it as it checks the standard format
+      const other = await newPeer()
+      const othersLegacy = await sealPeerRecord(other.privateKey, other.node.peerId, other.node.getMultiaddrs(), { format: 'legacy' })
+      expect((await register(peer, 'ns', { signedPeerRecord: othersLegacy })).status).to.equal(ResponseStatus.E_NOT_AUTHORIZED)
+      const noAddresses = await sealPeerRecord(peer.privateKey, peer.node.peerId, [], { format: 'legacy' })
+      expect((await register(peer, 'ns', { signedPeerRecord: noAddresses })).status).to.equal(ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
     })
 
     it('refuses the record of another peer with E_NOT_AUTHORIZED', async () => {
@@ -529,6 +551,19 @@ describe('rendezvous server', () => {
       await stream.stream.close()
     })
 
+    it('answers a request on a stream the client never closes, and survives its reset after the answer, as go clients do', async () => {
+      await startPoint()
+      const peer = await newPeer()
+      const stream = await open(peer)
+
+      // no close: the answer comes for the frame alone
+      const registered = await stream.request({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record } })
+      expect(registered.registerResponse?.status).to.equal(ResponseStatus.OK)
+      stream.stream.abort(new Error('reset after the answer'))
+
+      expect((await discover(peer, { ns: 'ns' })).registrations).to.have.lengthOf(1)
+    })
+
     it('answers requests written back to back in one chunk', async () => {
       await startPoint()
       const peer = await newPeer()
@@ -637,6 +672,116 @@ describe('rendezvous server', () => {
     })
   })
 
+  describe('clients that verify only legacy records (rust-libp2p)', () => {
+    const RUST_AGENT = 'rust-libp2p/0.48.0'
+
+    /**
+     * A peer registered in `ns` with a record in the given format
+     */
+    async function registered (ns: string, format: 'standard' | 'legacy'): Promise<Peer> {
+      const peer = await newPeer()
+      peer.record = await sealPeerRecord(peer.privateKey, peer.node.peerId, peer.node.getMultiaddrs(), { format })
+      expect((await register(peer, ns)).status).to.equal(ResponseStatus.OK)
+      return peer
+    }
+
+    /**
+     * A client running identify with the given agent version, connected to
+     * the point once the point has identified it
+     */
+    async function identifiedClient (userAgent?: string): Promise<Peer> {
+      const privateKey = await newPrivateKey()
+      const node = await createNode({ privateKey, nodeInfo: userAgent == null ? undefined : { userAgent }, services: { identify: identify() } })
+      const peer = { node, privateKey, record: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
+      peers.push(peer)
+
+      const identified = pEvent<'peer:identify', CustomEvent<IdentifyResult>>(point as TypedEventTarget<Libp2pEvents>, 'peer:identify', {
+        filter: event => event.detail.peerId.equals(node.peerId)
+      })
+      await node.dial(point.getMultiaddrs()[0])
+      await identified
+
+      return peer
+    }
+
+    async function startIdentifyingPoint (init: RendezvousServerInit = {}): Promise<void> {
+      await point?.stop()
+      point = await createNode({ services: { identify: identify(), rendezvousServer: rendezvousServer(init) } })
+    }
+
+    it('serves a client identified as rust-libp2p only the legacy records, paging over them with no repeat and no gap', async () => {
+      await startIdentifyingPoint()
+      const formats = ['standard', 'legacy', 'standard', 'legacy', 'legacy', 'standard'] as const
+      const inNs: Peer[] = []
+
+      for (const format of formats) {
+        inNs.push(await registered('ns', format))
+      }
+
+      const legacy = [1, 3, 4]
+      const rust = await identifiedClient(RUST_AGENT)
+
+      expect(peerIdsOf(await discover(rust, { ns: 'ns' }), inNs)).to.deep.equal(legacy)
+      expect(peerIdsOf(await discover(rust, {}), inNs)).to.deep.equal(legacy)
+
+      const seen: number[] = []
+      let cookie: Uint8Array<ArrayBuffer> | undefined
+
+      for (let i = 0; i < 4; i++) {
+        const page = await discover(rust, { ns: 'ns', limit: 1n, cookie })
+        expect(page.status).to.equal(ResponseStatus.OK)
+        expect(page.cookie).to.have.property('byteLength').that.is.greaterThan(0)
+        seen.push(...peerIdsOf(page, inNs))
+        cookie = page.cookie
+      }
+
+      expect(seen).to.deep.equal(legacy)
+
+      // a legacy peer registered since is served after the cookie
+      inNs.push(await registered('ns', 'legacy'))
+      expect(peerIdsOf(await discover(rust, { ns: 'ns', cookie }), inNs)).to.deep.equal([6])
+
+      // other clients get every record, identified or not
+      const js = await identifiedClient()
+      expect(peerIdsOf(await discover(js, { ns: 'ns' }), inNs)).to.deep.equal([0, 1, 2, 3, 4, 5, 6])
+      expect(peerIdsOf(await discover(inNs[0], { ns: 'ns' }), inNs)).to.deep.equal([0, 1, 2, 3, 4, 5, 6])
+    })
+
+    it('scans at most maxDiscoverLimit registrations for a page of legacy records, and carries on from there', async () => {
+      await startIdentifyingPoint({ maxDiscoverLimit: 2 })
+      const inNs = [await registered('ns', 'standard'), await registered('ns', 'standard'), await registered('ns', 'legacy')]
+      const rust = await identifiedClient(RUST_AGENT)
+
+      const first = await discover(rust, { ns: 'ns', limit: 1n })
+      expect(first.registrations).to.be.empty()
+
+      const second = await discover(rust, { ns: 'ns', limit: 1n, cookie: first.cookie })
+      expect(peerIdsOf(second, inNs)).to.deep.equal([2])
+    })
+
+    it('tells clients apart by the agent prefixes of legacyRecordAgents, none with []', async () => {
+      await startIdentifyingPoint({ legacyRecordAgents: ['my-app/'] })
+      const inNs = [await registered('ns', 'standard'), await registered('ns', 'legacy')]
+
+      expect(peerIdsOf(await discover(await identifiedClient('my-app/1.0 rust'), { ns: 'ns' }), inNs)).to.deep.equal([1])
+      expect(peerIdsOf(await discover(await identifiedClient(RUST_AGENT), { ns: 'ns' }), inNs)).to.deep.equal([0, 1])
+
+      await startIdentifyingPoint({ legacyRecordAgents: [] })
+      const again = [await registered('ns', 'standard'), await registered('ns', 'legacy')]
+      expect(peerIdsOf(await discover(await identifiedClient(RUST_AGENT), { ns: 'ns' }), again)).to.deep.equal([0, 1])
+    })
+
+    it('stops listening to identify on stop', async () => {
+      await startIdentifyingPoint()
+      const events = (point as any).components.components.events as EventTarget
+      const removed = sinon.spy(events, 'removeEventListener')
+
+      await point.services.rendezvousServer.stop()
+
+      expect(removed.calledWith('peer:identify')).to.be.true()
+    })
+  })
+
   describe('options', () => {
     const invalid: Array<[RendezvousServerInit, string]> = [
       [{ minTtl: 500 }, 'minTtl'],
@@ -645,7 +790,9 @@ describe('rendezvous server', () => {
       [{ maxRegistrationsPerPeer: 0 }, 'maxRegistrationsPerPeer'],
       [{ maxDiscoverLimit: 1.5 }, 'maxDiscoverLimit'],
       [{ timeout: -1 }, 'timeout'],
-      [{ cookieSecret: new Uint8Array(8) }, 'cookieSecret']
+      [{ cookieSecret: new Uint8Array(8) }, 'cookieSecret'],
+      [{ legacyRecordAgents: [''] }, 'legacyRecordAgents'],
+      [{ legacyRecordAgents: 'rust-libp2p/' as any }, 'legacyRecordAgents']
     ]
 
     for (const [init, option] of invalid) {
