@@ -6,7 +6,7 @@ import { InternalError } from '../../src/errors.ts'
 import { DatastoreRegistrationStore } from '../../src/server/datastore-store.ts'
 import type { NewRegistration, RegistrationLimits } from '../../src/server/registration-store.ts'
 
-const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100 }
+const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100, maxStoreBytes: 1024 ** 3 }
 
 describe('datastore registration store', () => {
   let datastore: MemoryDatastore
@@ -116,9 +116,9 @@ describe('datastore registration store', () => {
 
   it('enforces the caps of the memory store', async () => {
     const store = await startStore()
-    await store.put(registration('peer-a', 'a'), { maxRegistrationsPerPeer: 1, maxRegistrations: 10 })
+    await store.put(registration('peer-a', 'a'), { maxRegistrationsPerPeer: 1, maxRegistrations: 10, maxStoreBytes: 1024 ** 3 })
 
-    await expect(store.put(registration('peer-a', 'b'), { maxRegistrationsPerPeer: 1, maxRegistrations: 10 }))
+    await expect(store.put(registration('peer-a', 'b'), { maxRegistrationsPerPeer: 1, maxRegistrations: 10, maxStoreBytes: 1024 ** 3 }))
       .to.eventually.be.rejected.with.property('name', 'NotAuthorizedError')
     expect(await keys()).to.have.lengthOf(1)
   })

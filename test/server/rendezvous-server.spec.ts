@@ -6,6 +6,7 @@ import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { PROTOCOL } from '../../src/constants.ts'
 import { InvalidOptionError, rendezvousServer } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
+import { namespaceBytes, registrationBytes } from '../../src/server/registration-store.ts'
 import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
 import type { RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { RawRendezvousStream } from '../fixtures/nodes.ts'
@@ -262,6 +263,42 @@ describe('rendezvous server', () => {
       expect(refused.statusText).to.include('full')
 
       expect((await register(a, 'ns', { ttl: 600n })).status).to.equal(ResponseStatus.OK)
+    })
+
+    it('refuses a registration past maxStoreBytes with E_UNAVAILABLE, but lets a peer refresh with a record no larger', async () => {
+      const a = await newPeer()
+      const b = await newPeer()
+      // room for a's and b's registrations in one namespace, and not a byte more
+      const maxStoreBytes = registrationBytes(a.record.byteLength) + registrationBytes(b.record.byteLength) + namespaceBytes('ns')
+      await startPoint({ maxStoreBytes })
+
+      expect((await register(a, 'ns')).status).to.equal(ResponseStatus.OK)
+      expect((await register(b, 'ns')).status).to.equal(ResponseStatus.OK)
+
+      const refused = await register(await newPeer(), 'ns')
+      expect(refused.status).to.equal(ResponseStatus.E_UNAVAILABLE)
+      expect(refused.statusText).to.equal(`the rendezvous point is full: its registrations may take at most ${maxStoreBytes} bytes`)
+      // in a namespace of its own, b would need more room still
+      expect((await register(b, 'other')).status).to.equal(ResponseStatus.E_UNAVAILABLE)
+
+      // the same record again, and one with more addresses that does not fit
+      expect((await register(a, 'ns', { ttl: 600n })).status).to.equal(ResponseStatus.OK)
+      const larger = await signedPeerRecord(a.privateKey, [...a.node.getMultiaddrs(), '/ip4/127.0.0.1/tcp/4001'])
+      expect((await register(a, 'ns', { signedPeerRecord: larger })).status).to.equal(ResponseStatus.E_UNAVAILABLE)
+
+      const found = await discover(b, { ns: 'ns' })
+      expect(found.registrations.map(registration => registration.signedPeerRecord)).to.deep.equal([b.record, a.record])
+    })
+
+    it('refuses a signed peer record larger than maxRecordSize with E_INVALID_SIGNED_PEER_RECORD', async () => {
+      const peer = await newPeer()
+      await startPoint({ maxRecordSize: peer.record.byteLength })
+      const addresses = Array.from({ length: 10 }, (_, i) => `/ip4/10.0.0.${i}/tcp/4001`)
+
+      expect((await register(peer, 'ns')).status).to.equal(ResponseStatus.OK)
+      const refused = await register(peer, 'ns', { signedPeerRecord: await signedPeerRecord(peer.privateKey, addresses) })
+      expect(refused.status).to.equal(ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
+      expect(refused.statusText).to.equal(`signed peer record is larger than ${peer.record.byteLength} bytes`)
     })
 
     it('clamps the discover limit to maxDiscoverLimit, and treats 0 or none as that', async () => {
@@ -636,6 +673,8 @@ describe('rendezvous server', () => {
       [{ defaultTtl: 30_000 }, 'defaultTtl'],
       [{ maxRegistrationsPerPeer: 0 }, 'maxRegistrationsPerPeer'],
       [{ maxDiscoverLimit: 1.5 }, 'maxDiscoverLimit'],
+      [{ maxStoreBytes: 0 }, 'maxStoreBytes'],
+      [{ maxRecordSize: -1 }, 'maxRecordSize'],
       [{ timeout: -1 }, 'timeout'],
       [{ cookieSecret: new Uint8Array(8) }, 'cookieSecret']
     ]
