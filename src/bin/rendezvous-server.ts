@@ -120,7 +120,17 @@ async function main (args: string[]): Promise<void> {
 
   process.stderr.write(`rendezvous-server: peer id ${node.peerId}, ${await store.count()} registrations, ${where(options)}\n`)
 
+  let stopping = false
+
   const shutdown = async (signal: string): Promise<void> => {
+    // one shutdown only: a second would close the datastore under the
+    // first while the point still writes to it
+    if (stopping) {
+      process.stderr.write(`rendezvous-server: ${signal}, already stopping\n`)
+      return
+    }
+
+    stopping = true
     process.stderr.write(`rendezvous-server: ${signal}, stopping\n`)
     await node.stop()
     metricsServer?.close()
@@ -129,9 +139,10 @@ async function main (args: string[]): Promise<void> {
   }
 
   // before the addresses are printed: whoever waits for them may signal at
-  // once, and the write can wake it before this process runs another line
-  process.once('SIGINT', () => { void shutdown('SIGINT') })
-  process.once('SIGTERM', () => { void shutdown('SIGTERM') })
+  // once, and the write can wake it before this process runs another line.
+  // Every signal is handled, so one during the shutdown cannot kill it.
+  process.on('SIGINT', () => { void shutdown('SIGINT') })
+  process.on('SIGTERM', () => { void shutdown('SIGTERM') })
 
   for (const ma of node.getMultiaddrs()) {
     process.stdout.write(`${ma}\n`)
