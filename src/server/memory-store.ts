@@ -213,9 +213,15 @@ export class MemoryRegistrationStore implements RegistrationStore {
    * this takes a handful at most.
    */
   private fits (registration: NewRegistration, existing: StoredRegistration | undefined, maxStoreBytes: number, now: number): boolean {
-    const needed = (): number => existing != null
-      ? registrationBytes(registration.signedPeerRecord.byteLength) - registrationBytes(existing.record.length)
-      : registrationBytes(registration.signedPeerRecord.byteLength) + (this.byNamespace.has(registration.namespace) ? 0 : namespaceBytes(registration.namespace))
+    const cost = registrationBytes(registration.signedPeerRecord.byteLength)
+    const needed = (): number => {
+      if (existing != null) {
+        return cost - registrationBytes(existing.record.length)
+      }
+
+      // reclaiming may drop the namespace's index, which it then needs again
+      return this.byNamespace.has(registration.namespace) ? cost : cost + namespaceBytes(registration.namespace)
+    }
 
     while (this.storedBytes + needed() > maxStoreBytes) {
       // a growing refresh needs no room from `existing`, live, not reclaimed
