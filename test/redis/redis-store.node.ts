@@ -1,7 +1,9 @@
 import { createClient } from '@redis/client'
 import { expect } from 'aegir/chai'
+import { NAMESPACE_OVERHEAD_BYTES, REGISTRATION_OVERHEAD_BYTES } from '../../src/constants.ts'
 import { InvalidOptionError, NotAuthorizedError, UnavailableError } from '../../src/errors.ts'
 import { REDIS_DISCOVER_MAX_SKIPPED, REDIS_KEY_TTL_GRACE, RedisRegistrationStore } from '../../src/redis.ts'
+import { Children } from '../fixtures/children.ts'
 import { startRedis } from './redis-server.ts'
 import type { TestRedis } from './redis-server.ts'
 import type { NewRegistration, Registration, RegistrationLimits } from '../../src/server/registration-store.ts'
@@ -16,12 +18,13 @@ const PREFIX = 'test:'
 describe('redis registration store', function () {
   this.timeout(30_000)
 
+  const children = new Children()
   let redis: TestRedis
   let admin: ReturnType<typeof createClient>
   let stores: RedisRegistrationStore[]
 
   before(async () => {
-    redis = await startRedis()
+    redis = await startRedis(children)
     admin = createClient({ url: redis.url })
     admin.on('error', () => {})
     await admin.connect()
@@ -29,7 +32,7 @@ describe('redis registration store', function () {
 
   after(async () => {
     await admin?.close()
-    await redis?.stop()
+    await children.stopAll()
   })
 
   beforeEach(async () => {
@@ -93,7 +96,9 @@ describe('redis registration store', function () {
       expect(await store.count()).to.equal(0)
       expect(await all(store)).to.be.empty()
       expect(await all(store, 'ns')).to.be.empty()
-      expect(await keys()).to.deep.equal([`${PREFIX}seq`])
+      // what the registrations cost is back to nothing
+      expect(await keys()).to.deep.equal([`${PREFIX}bytes`, `${PREFIX}seq`])
+      expect(await admin.get(`${PREFIX}bytes`)).to.equal('0')
     })
 
     it('keeps stores with different prefixes apart', async () => {
@@ -200,6 +205,66 @@ describe('redis registration store', function () {
       expect(more.filter(r => r.status === 'fulfilled')).to.have.lengthOf(7)
       expect(more.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason.name)).to.deep.equal(Array(33).fill('UnavailableError'))
       expect(await a.count()).to.equal(12)
+    })
+
+    it('refuses a write past maxStoreBytes with UnavailableError; a refresh passes unless it grows past it, and keeps what it would replace', async () => {
+      const store = await startStore()
+      const sized = (peerId: string, namespace: string, size: number): NewRegistration => registration(peerId, namespace, 60_000, new Uint8Array(size))
+      const limits = { ...LIMITS, maxStoreBytes: 2 * (1000 + REGISTRATION_OVERHEAD_BYTES) + 'ns'.length + NAMESPACE_OVERHEAD_BYTES }
+      await store.put(sized('peer-a', 'ns', 1000), limits)
+      await store.put(sized('peer-b', 'ns', 900), limits)
+
+      await expect(store.put(sized('peer-c', 'ns', 100), limits)).to.eventually.be.rejectedWith(UnavailableError, `its registrations may take at most ${limits.maxStoreBytes} bytes`)
+      // 100 bytes free: not enough for one more, nor for a namespace of its own
+      await expect(store.put(sized('peer-b', 'other', 0), limits)).to.eventually.be.rejectedWith(UnavailableError)
+
+      const same = await store.put(sized('peer-a', 'ns', 1000), limits)
+      await expect(store.put(sized('peer-b', 'ns', 1001), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect((await all(store)).map(r => [r.peerId, r.signedPeerRecord.byteLength])).to.deep.equal([['peer-b', 900], ['peer-a', 1000]])
+      expect(same.sequence).to.equal((await all(store)).at(-1)?.sequence)
+
+      const grown = await store.put(sized('peer-b', 'ns', 1000), limits)
+      expect(grown.signedPeerRecord.byteLength).to.equal(1000)
+      expect(Number(await admin.get(`${PREFIX}bytes`))).to.equal(limits.maxStoreBytes)
+    })
+
+    it('counts the bytes held exactly through refreshes, deletes and sweeps, each namespace once', async () => {
+      const store = await startStore()
+      const sized = (peerId: string, namespace: string, size: number, ttl = 60_000): NewRegistration => registration(peerId, namespace, ttl, new Uint8Array(size))
+      const held = async (): Promise<number> => Number(await admin.get(`${PREFIX}bytes`))
+
+      await store.put(sized('peer-a', 'ns', 100), LIMITS)
+      await store.put(sized('peer-b', 'ns', 200, 100), LIMITS)
+      await store.put(sized('peer-a', 'ünï', 50), LIMITS)
+      const namespaces = 2 * NAMESPACE_OVERHEAD_BYTES + 'ns'.length + 'ünï'.length + 2
+      expect(await held()).to.equal(350 + 3 * REGISTRATION_OVERHEAD_BYTES + namespaces)
+
+      await store.put(sized('peer-a', 'ns', 10), LIMITS)
+      expect(await held()).to.equal(260 + 3 * REGISTRATION_OVERHEAD_BYTES + namespaces)
+
+      await store.delete('peer-a', 'ünï')
+      await store.delete('peer-a', 'ünï')
+      await store.delete('peer-z', 'ns')
+      expect(await held()).to.equal(210 + 2 * REGISTRATION_OVERHEAD_BYTES + NAMESPACE_OVERHEAD_BYTES + 2)
+
+      await delay(200)
+      expect(await store.removeExpired(Date.now(), 10)).to.equal(1)
+      expect(await held()).to.equal(10 + REGISTRATION_OVERHEAD_BYTES + NAMESPACE_OVERHEAD_BYTES + 2)
+
+      await store.delete('peer-a', 'ns')
+      expect(await held()).to.equal(0)
+    })
+
+    it('holds the byte budget atomically under concurrent writes through two stores', async () => {
+      const a = await startStore()
+      const b = await startStore()
+      const cost = 500 + REGISTRATION_OVERHEAD_BYTES
+      const limits = { ...LIMITS, maxRegistrations: 1000, maxStoreBytes: 7 * cost + 'ns'.length + NAMESPACE_OVERHEAD_BYTES }
+
+      const results = await Promise.allSettled(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration(`peer-${i}`, 'ns', 60_000, new Uint8Array(500)), limits)))
+      expect(results.filter(r => r.status === 'fulfilled')).to.have.lengthOf(7)
+      expect(results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason.name)).to.deep.equal(Array(33).fill('UnavailableError'))
+      expect(Number(await admin.get(`${PREFIX}bytes`))).to.equal(limits.maxStoreBytes)
     })
 
     it('does not count expired registrations against the caps', async () => {
@@ -341,6 +406,8 @@ describe('redis registration store', function () {
 
       expect(await keys()).to.deep.equal([
         `${PREFIX}all`,
+        `${PREFIX}bytes`,
+        `${PREFIX}cost`,
         `${PREFIX}expiry`,
         `${PREFIX}ns:ns-0`,
         `${PREFIX}peer:peer-live`,
@@ -368,15 +435,19 @@ describe('redis registration store', function () {
 
       expect(await admin.pExpireTime(`${PREFIX}reg:6:peer-a:ns`)).to.equal(a.expiresAt + REDIS_KEY_TTL_GRACE)
       expect(await admin.pExpireTime(`${PREFIX}reg:6:peer-b:ns`)).to.equal(b.expiresAt + REDIS_KEY_TTL_GRACE)
-      // per-namespace and per-peer indexes live as long as their last entry
-      expect(await admin.pExpireTime(`${PREFIX}ns:ns`)).to.equal(a.expiresAt + REDIS_KEY_TTL_GRACE)
+      // per-peer indexes live as long as their last entry; a namespace's
+      // index counts against maxStoreBytes until its last registration is
+      // removed, so it has no TTL of its own
       expect(await admin.pExpireTime(`${PREFIX}peer:peer-b`)).to.equal(b.expiresAt + REDIS_KEY_TTL_GRACE)
+      expect(await admin.pExpireTime(`${PREFIX}ns:ns`)).to.equal(-1)
 
-      // a registration whose data Redis already dropped is never served
+      // a registration whose data Redis already dropped is never served,
+      // and its cost still goes when it is swept
       await admin.del(`${PREFIX}reg:6:peer-a:ns`)
       expect(await all(store, 'ns')).to.deep.equal([b])
       await store.removeExpired(a.expiresAt, 10)
       expect(await store.count()).to.equal(0)
+      expect(await admin.get(`${PREFIX}bytes`)).to.equal('0')
     })
   })
 
@@ -401,6 +472,52 @@ describe('redis registration store', function () {
       for (const url of ['http://127.0.0.1:6379', 'not a url', 'redis://', 'redis://host:6379/db', 'redis://host:99999']) {
         expect(() => new RedisRegistrationStore({ url }), url).to.throw(InvalidOptionError)
       }
+    })
+
+    it('refuses every call after stop with UnavailableError, and makes no new client', async () => {
+      const store = await startStore()
+      await store.put(registration('peer-a', 'ns'), LIMITS)
+      await store.stop()
+      const clients = async (): Promise<number> => String(await admin.sendCommand(['CLIENT', 'LIST'])).trim().split('\n').length
+
+      const before = await clients()
+      const calls = [
+        async () => store.count(),
+        async () => store.put(registration('peer-b', 'ns'), LIMITS),
+        async () => store.delete('peer-a', 'ns'),
+        async () => store.discover({ after: 0, limit: 10, now: Date.now() }),
+        async () => store.removeExpired(Date.now(), 10),
+        async () => store.cookieSecret()
+      ]
+
+      for (const call of calls) {
+        await expect(call()).to.eventually.be.rejectedWith(UnavailableError, 'the registration store is stopped')
+      }
+
+      expect(await clients()).to.equal(before)
+
+      // and it starts again
+      await store.start()
+      expect(await store.count()).to.equal(1)
+    })
+
+    it('lets the process exit once stopped, even when called after stop', async function () {
+      // a process that would stay alive while anything holds a connection
+      const script = `
+        import { RedisRegistrationStore } from ${JSON.stringify(new URL('../../dist/src/redis.js', import.meta.url).href)}
+        const store = new RedisRegistrationStore({ url: ${JSON.stringify(redis.url)} })
+        await store.start()
+        await store.stop()
+        await store.count().catch(err => { process.stdout.write(err.name + '\\n') })
+      `
+      const child = children.spawn(process.execPath, ['--input-type=module', '-e', script])
+      const timer = setTimeout(() => { child.process.kill('SIGKILL') }, 10_000)
+      const code = await child.exited
+      clearTimeout(timer)
+
+      expect(child.stdout).to.deep.equal(['UnavailableError'])
+      // it exited on its own, not killed after 10 s
+      expect(code).to.equal(0)
     })
 
     it('uses a client of the caller, and leaves it open on stop', async () => {
