@@ -37,13 +37,14 @@ import { RendezvousServer, resolveServerInit } from './server/rendezvous-server.
 import type { Rendezvous, RendezvousComponents, RendezvousInit } from './client/rendezvous-discovery.ts'
 import type { RendezvousServerComponents, RendezvousServerInit } from './server/rendezvous-server.ts'
 
-export { PROTOCOL, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_TIMEOUT } from './constants.ts'
+export { PROTOCOL, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_STORE_BYTES, DEFAULT_MAX_RECORD_SIZE, DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_TIMEOUT } from './constants.ts'
 export * from './errors.ts'
 export { Message } from './pb/rendezvous.ts'
 export { MemoryRegistrationStore } from './server/memory-store.ts'
 export { DatastoreRegistrationStore } from './server/datastore-store.ts'
 export type { DatastoreRegistrationStoreInit, DatastoreRegistrationStoreComponents } from './server/datastore-store.ts'
 export type { MemoryRegistrationStoreInit } from './server/memory-store.ts'
+export { registrationBytes, namespaceBytes } from './server/registration-store.ts'
 export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
 export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }
 export type { Rendezvous, RendezvousComponents, RendezvousInit }

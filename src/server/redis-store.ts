@@ -116,8 +116,10 @@ export const REDIS_DISCOVER_MAX_SKIPPED = 1000
 
 /**
  * Redis key TTLs are set this long after the registration's own expiry (ms),
- * a safety net that reclaims a registration's data if no point sweeps any
- * more, without ever racing the sweep or a clock a little ahead of ours
+ * a safety net that reclaims a registration's data and its peer's index if
+ * no point sweeps any more, without ever racing the sweep or a clock a
+ * little ahead of ours. Namespace indexes get none: a namespace counts
+ * against `maxStoreBytes` until its last registration is swept.
  */
 export const REDIS_KEY_TTL_GRACE = 60_000
 
@@ -364,7 +366,8 @@ const SCRIPTS = {
  * the same Redis database and key prefix.
  *
  * Each write is one Lua script, so the caps (`maxRegistrationsPerPeer`,
- * `maxRegistrations`) hold across points under concurrent registers, and the
+ * `maxRegistrations`, `maxStoreBytes`) hold across points under concurrent
+ * registers, and the
  * sequence a write gets (one shared INCR) is visible only together with the
  * write: a cookie from any point never skips a registration. DISCOVER reads
  * sorted sets keyed by sequence (per namespace and across namespaces) from
