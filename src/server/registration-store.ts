@@ -149,7 +149,8 @@ export interface RegistrationStore {
    * a refresh of a registration the store holds; throws `UnavailableError`
    * when the write would take the store past `maxStoreBytes`, which a
    * refresh does only when its record is larger than the one it replaces. A
-   * refused write leaves the store as it was.
+   * refused write leaves every live registration as it was (it may reclaim
+   * expired ones).
    *
    * The registration must be durable when the promise resolves: the point
    * acknowledges it right after.
