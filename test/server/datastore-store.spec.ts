@@ -211,33 +211,26 @@ describe('datastore registration store', () => {
       expect(await afterRestart()).to.deep.equal([['peer-a', [2]]])
     })
 
-    it('serves again the acknowledged registration a failed write was replacing, as the datastore still holds it', async () => {
-      const store = await startStore()
-      await store.put(withRecord('peer-a', [1]), LIMITS)
-      datastore.hold = true
+    const failedWrites: Array<[string, (store: DatastoreRegistrationStore) => Promise<unknown>]> = [
+      ['a REGISTER replacing it', async store => store.put(withRecord('peer-a', [2]), LIMITS)],
+      ['an UNREGISTER of it', async store => store.delete('peer-a', 'ns')]
+    ]
 
-      const replacing = store.put(withRecord('peer-a', [2]), LIMITS)
-      ;(await datastore.next()).fail(new Error('disk on fire'))
-      await expect(replacing).to.eventually.be.rejectedWith(InternalError)
+    for (const [what, write] of failedWrites) {
+      it(`serves again an acknowledged registration when ${what} cannot be written, as the datastore still holds it`, async () => {
+        const store = await startStore()
+        await store.put(withRecord('peer-a', [1]), LIMITS)
+        datastore.hold = true
 
-      expect((await served(store)).map(r => [...r.signedPeerRecord])).to.deep.equal([[1]])
-      datastore.hold = false
-      expect(await afterRestart()).to.deep.equal([['peer-a', [1]]])
-    })
+        const failing = write(store)
+        ;(await datastore.next()).fail(new Error('disk on fire'))
+        await expect(failing).to.eventually.be.rejectedWith(InternalError)
 
-    it('serves again a registration whose unregister could not be written', async () => {
-      const store = await startStore()
-      await store.put(withRecord('peer-a', [1]), LIMITS)
-      datastore.hold = true
-
-      const unregister = store.delete('peer-a', 'ns')
-      ;(await datastore.next()).fail(new Error('disk on fire'))
-      await expect(unregister).to.eventually.be.rejectedWith(InternalError)
-
-      expect((await served(store)).map(r => [...r.signedPeerRecord])).to.deep.equal([[1]])
-      datastore.hold = false
-      expect(await afterRestart()).to.deep.equal([['peer-a', [1]]])
-    })
+        expect((await served(store)).map(r => [...r.signedPeerRecord])).to.deep.equal([[1]])
+        datastore.hold = false
+        expect(await afterRestart()).to.deep.equal([['peer-a', [1]]])
+      })
+    }
 
     it('writes the delete of an expired registration before a registration of the same peer and namespace that follows it', async () => {
       const store = await startStore()
