@@ -216,7 +216,7 @@ describe('datastore registration store', () => {
       ['an UNREGISTER of it', async store => store.delete('peer-a', 'ns')]
     ]
 
-    for (const [what, write] of failedWrites) {
+    failedWrites.forEach(([what, write]) => {
       it(`serves again an acknowledged registration when ${what} cannot be written, as the datastore still holds it`, async () => {
         const store = await startStore()
         await store.put(withRecord('peer-a', [1]), LIMITS)
@@ -230,7 +230,7 @@ describe('datastore registration store', () => {
         datastore.hold = false
         expect(await afterRestart()).to.deep.equal([['peer-a', [1]]])
       })
-    }
+    })
 
     it('writes the delete of an expired registration before a registration of the same peer and namespace that follows it', async () => {
       const store = await startStore()
