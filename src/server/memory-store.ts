@@ -224,7 +224,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
 
     while (this.storedBytes + needed() > maxStoreBytes) {
-      // a growing refresh needs no room from `existing`, live, not reclaimed
+      // `existing` is live: reclaiming never takes it
       if (this.removeExpired(now, 1) === 0) {
         return false
       }
