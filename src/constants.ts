@@ -43,6 +43,38 @@ export const DEFAULT_MAX_REGISTRATIONS_PER_PEER = 1000
 export const DEFAULT_MAX_REGISTRATIONS = 1_000_000
 
 /**
+ * How many bytes a point's registrations may take in all, as
+ * `registrationBytes()` and `namespaceBytes()` reckon them: 512 MiB holds
+ * `DEFAULT_MAX_REGISTRATIONS` registrations with records of up to about 280
+ * bytes (one with a 169-byte record costs 425), and leaves most of Node.js
+ * 24's default heap to the rest of the point: the heap limit is 4.2 GiB with
+ * 16 GB of memory or more, 2.2 GiB with 4 to 8 GB, 1.1 GiB with 2 GB
+ */
+export const DEFAULT_MAX_STORE_BYTES = 512 * 1024 * 1024
+
+/**
+ * The largest signed peer record a point accepts by default, in bytes.
+ * Records of real peers are far smaller (169 bytes with one address), and
+ * nim and nwaku points read at most 4096 bytes of a REGISTER, so a peer that
+ * registers anywhere already keeps its record under this.
+ */
+export const DEFAULT_MAX_RECORD_SIZE = 4096
+
+/**
+ * What a store spends on a registration besides its record, in bytes: in
+ * `MemoryRegistrationStore` its peer id string, the registration object and
+ * its slots in the indexes (measured at 1M registrations: see BENCHMARKS.md)
+ */
+export const REGISTRATION_OVERHEAD_BYTES = 256
+
+/**
+ * What a store spends on a namespace it holds besides its name, in bytes:
+ * in `MemoryRegistrationStore` the namespace's index and its map entry
+ * (measured with one namespace per registration: see BENCHMARKS.md)
+ */
+export const NAMESPACE_OVERHEAD_BYTES = 330
+
+/**
  * The largest number of registrations in one DISCOVER response
  */
 export const DEFAULT_MAX_DISCOVER_LIMIT = 1000

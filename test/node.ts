@@ -1,5 +1,6 @@
 // tests that need Node.js: they spawn processes or use the file system
 import './bundle.node.ts'
+import './server/datastore-store.node.ts'
 import './hardening/load.node.ts'
 
 // interop with the other implementations (canvas-js, rust-libp2p, go): left

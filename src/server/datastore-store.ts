@@ -23,6 +23,32 @@ export interface DatastoreRegistrationStoreComponents {
 }
 
 /**
+ * Limits that never refuse: what the datastore held is put back as it was
+ */
+const NO_LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: Infinity, maxRegistrations: Infinity, maxStoreBytes: Infinity }
+
+/**
+ * The writes of one key that have not settled yet
+ */
+interface PendingWrites {
+  /**
+   * Settles once the last write issued for the key has: the next one waits
+   * for it
+   */
+  tail: Promise<void>
+
+  /**
+   * What the datastore holds for the key, as far as the settled writes tell
+   */
+  durable?: Registration
+
+  /**
+   * The last write decided for the key
+   */
+  last: number
+}
+
+/**
  * Keeps registrations in any `interface-datastore` (LevelDB on Node,
  * IndexedDB in a browser, a libp2p node's own datastore), so they survive a
  * restart.
@@ -32,12 +58,26 @@ export interface DatastoreRegistrationStoreComponents {
  * it is acknowledged, and `start()` loads what was stored, dropping what
  * expired meanwhile. Sequences are stored too, so a cookie issued before a
  * restart keeps working after it when the point keeps its cookie secret.
+ *
+ * Memory decides each change at once, in the order requests come; the
+ * datastore gets the writes of one (peer, namespace) one after the other in
+ * that order (a datastore may apply writes of one key issued together in any
+ * order), writes of different ones at the same time. When a write fails and
+ * no later change of its (peer, namespace) was decided meanwhile, memory goes
+ * back to what the datastore holds, so what is served is what a restart
+ * brings back. `stop()` waits for every write in flight.
  */
 export class DatastoreRegistrationStore implements RegistrationStore {
   private readonly datastore: Datastore
   private readonly log: Logger
   private readonly prefix: string
   private readonly memory: MemoryRegistrationStore
+
+  /**
+   * By key, the (peer, namespace) pairs with writes in flight
+   */
+  private readonly writes = new Map<string, PendingWrites>()
+  private lastWrite = 0
 
   constructor (components: DatastoreRegistrationStoreComponents, init: DatastoreRegistrationStoreInit = {}) {
     this.datastore = components.datastore
@@ -46,7 +86,7 @@ export class DatastoreRegistrationStore implements RegistrationStore {
     this.memory = new MemoryRegistrationStore({
       ...init,
       onExpired: (registration) => {
-        Promise.resolve(this.datastore.delete(this.key(registration.peerId, registration.namespace)))
+        this.write(registration.peerId, registration.namespace, registration, undefined)
           .catch((err: Error) => { this.log.error('could not delete an expired registration - %e', err) })
       }
     })
@@ -81,8 +121,16 @@ export class DatastoreRegistrationStore implements RegistrationStore {
     this.log('loaded %d registrations, dropped %d expired', this.memory.count(), expired.length)
   }
 
-  stop (): void {
+  /**
+   * Stops the sweep and resolves once every write in flight has settled, so
+   * the datastore can be closed
+   */
+  async stop (): Promise<void> {
     this.memory.stop()
+
+    while (this.writes.size > 0) {
+      await Promise.all([...this.writes.values()].map(async pending => pending.tail))
+    }
   }
 
   count (): number {
@@ -90,14 +138,14 @@ export class DatastoreRegistrationStore implements RegistrationStore {
   }
 
   async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
-    const stored = await this.memory.put(registration, limits)
+    // what the datastore holds for the key when no write of it is in flight
+    const before = this.writes.has(this.key(registration.peerId, registration.namespace).toString()) ? undefined : this.memory.get(registration.peerId, registration.namespace)
+    const stored = this.memory.putSync(registration, limits)
 
     try {
-      await this.datastore.put(this.key(stored.peerId, stored.namespace), StoredRegistration.encode(toStored(stored)))
-    } catch (err: any) {
+      await this.write(stored.peerId, stored.namespace, before, stored)
+    } catch {
       // never acknowledge what a restart would lose
-      this.log.error('could not write a registration - %e', err)
-      await this.memory.delete(stored.peerId, stored.namespace)
       throw new InternalError('could not store the registration')
     }
 
@@ -105,12 +153,78 @@ export class DatastoreRegistrationStore implements RegistrationStore {
   }
 
   async delete (peerId: string, namespace: string): Promise<void> {
-    await this.memory.delete(peerId, namespace)
-    await this.datastore.delete(this.key(peerId, namespace))
+    const removed = this.memory.deleteSync(peerId, namespace)
+
+    // nothing held and nothing on its way to the datastore: it holds nothing
+    if (removed == null && !this.writes.has(this.key(peerId, namespace).toString())) {
+      return
+    }
+
+    try {
+      await this.write(peerId, namespace, removed, undefined)
+    } catch {
+      throw new InternalError('could not delete the registration')
+    }
   }
 
   async discover (query: DiscoverQuery): Promise<DiscoverPage> {
     return this.memory.discover(query)
+  }
+
+  /**
+   * Writes the registration of (`peerId`, `namespace`) decided last, or
+   * deletes it when `decided` is undefined, once the writes of the key
+   * decided earlier have settled. `before` is what memory held for the key
+   * before this change.
+   */
+  private async write (peerId: string, namespace: string, before: Registration | undefined, decided: Registration | undefined): Promise<void> {
+    const key = this.key(peerId, namespace)
+    const id = key.toString()
+    const write = ++this.lastWrite
+    let pending = this.writes.get(id)
+
+    if (pending == null) {
+      // with no write in flight, memory and the datastore agree
+      pending = { tail: Promise.resolve(), durable: before, last: write }
+      this.writes.set(id, pending)
+    }
+
+    const writes = pending
+    writes.last = write
+
+    const done = writes.tail.then(async () => {
+      try {
+        if (decided == null) {
+          await this.datastore.delete(key)
+        } else {
+          await this.datastore.put(key, StoredRegistration.encode(toStored(decided)))
+        }
+
+        writes.durable = decided
+      } catch (err: any) {
+        this.log.error('could not write the registration of %s in %s - %e', peerId, namespace, err)
+
+        // a later change of the key is on its way and settles it; if there
+        // is none, serve what a restart would bring back
+        if (writes.last === write) {
+          this.memory.deleteSync(peerId, namespace)
+
+          if (writes.durable != null && writes.durable.expiresAt > Date.now()) {
+            this.memory.putSync(writes.durable, NO_LIMITS)
+          }
+        }
+
+        throw err
+      } finally {
+        if (writes.last === write) {
+          this.writes.delete(id)
+        }
+      }
+    })
+
+    writes.tail = done.catch(() => {})
+
+    return done
   }
 
   private key (peerId: string, namespace: string): Key {

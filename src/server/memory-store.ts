@@ -1,7 +1,7 @@
 import { repeatingTask } from '@libp2p/utils'
 import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE, MAX_EXPIRED_PER_DISCOVER } from '../constants.ts'
-import { NotAuthorizedError, UnavailableError } from '../errors.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
+import { namespaceBytes, overLimit, registrationBytes } from './registration-store.ts'
 import { SequenceIndex } from './sequence-index.ts'
 import type { DiscoverPage, DiscoverQuery, NewRegistration, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { RepeatingTask } from '@libp2p/utils'
@@ -69,9 +69,15 @@ const PEER_SHARDS = 256
 class NamespaceIndex extends SequenceIndex<StoredRegistration> {
   readonly namespace: string
 
+  /**
+   * What holding the namespace costs against `maxStoreBytes`
+   */
+  readonly bytes: number
+
   constructor (namespace: string) {
     super()
     this.namespace = namespace
+    this.bytes = namespaceBytes(namespace)
   }
 }
 
@@ -100,6 +106,11 @@ export class MemoryRegistrationStore implements RegistrationStore {
   private readonly expiry = new ExpiryHeap<StoredRegistration>()
   private readonly sweep: RepeatingTask
   private readonly onExpired?: (registration: Registration) => void
+
+  /**
+   * What the registrations and namespaces held cost against `maxStoreBytes`
+   */
+  private storedBytes = 0
 
   /**
    * Sequences start at the clock in µs and go up by one a write, so they
@@ -133,13 +144,33 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return this.all.size
   }
 
-  async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
-    const now = Date.now()
-    const existing = this.find(registration.peerId, registration.namespace)
+  /**
+   * What the registrations and namespaces held cost, as `maxStoreBytes`
+   * counts it (expired ones not yet reclaimed included)
+   */
+  bytes (): number {
+    return this.storedBytes
+  }
 
-    if (existing != null) {
-      this.remove(existing)
-    } else {
+  async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
+    return this.putSync(registration, limits)
+  }
+
+  /**
+   * `put()`, done before it returns: for stores built on this one that must
+   * act on a write in the order it was decided
+   */
+  putSync (registration: NewRegistration, limits: RegistrationLimits): Registration {
+    const now = Date.now()
+    let existing = this.find(registration.peerId, registration.namespace)
+
+    // a lapsed registration is not held: registering again is a new one
+    if (existing != null && existing.expiresAt <= now - this.epoch) {
+      this.expire(existing)
+      existing = undefined
+    }
+
+    if (existing == null) {
       // expired registrations must not count against the caps, but only the
       // ones in the way are reclaimed here: the sweep takes the rest in
       // batches, between requests
@@ -152,18 +183,62 @@ export class MemoryRegistrationStore implements RegistrationStore {
       }
 
       if (this.peerCount(registration.peerId) >= limits.maxRegistrationsPerPeer) {
-        throw new NotAuthorizedError(`peer is registered in ${limits.maxRegistrationsPerPeer} namespaces, the most allowed`)
+        throw overLimit('maxRegistrationsPerPeer', limits)
       }
 
       if (this.all.size >= limits.maxRegistrations && this.removeExpired(now, 1) === 0) {
-        throw new UnavailableError('the rendezvous point is full')
+        throw overLimit('maxRegistrations', limits)
       }
+    }
+
+    if (!this.fits(registration, existing, limits.maxStoreBytes, now)) {
+      throw overLimit('maxStoreBytes', limits)
+    }
+
+    if (existing != null) {
+      this.remove(existing)
     }
 
     const sequence = this.nextSequence()
     this.insert(registration, sequence)
 
     return { ...registration, sequence }
+  }
+
+  /**
+   * Whether the store stays within `maxStoreBytes` once `registration`
+   * replaces `existing` (a live registration of the same peer and namespace)
+   * or is added. Reclaims expired registrations until it does: each frees at
+   * least `REGISTRATION_OVERHEAD_BYTES`, so for a record the point admits
+   * this takes a handful at most.
+   */
+  private fits (registration: NewRegistration, existing: StoredRegistration | undefined, maxStoreBytes: number, now: number): boolean {
+    const cost = registrationBytes(registration.signedPeerRecord.byteLength)
+    const needed = (): number => {
+      if (existing != null) {
+        return cost - registrationBytes(existing.record.length)
+      }
+
+      // reclaiming may drop the namespace's index, which it then needs again
+      return this.byNamespace.has(registration.namespace) ? cost : cost + namespaceBytes(registration.namespace)
+    }
+
+    while (this.storedBytes + needed() > maxStoreBytes) {
+      // `existing` is live: reclaiming never takes it
+      if (this.removeExpired(now, 1) === 0) {
+        return false
+      }
+    }
+
+    return true
+  }
+
+  /**
+   * The live or not yet reclaimed registration of (`peerId`, `namespace`)
+   */
+  get (peerId: string, namespace: string): Registration | undefined {
+    const stored = this.find(peerId, namespace)
+    return stored == null ? undefined : this.toRegistrations([stored])[0]
   }
 
   /**
@@ -198,6 +273,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
     if (namespaceIndex == null) {
       namespaceIndex = new NamespaceIndex(namespace)
       this.byNamespace.set(namespace, namespaceIndex)
+      this.storedBytes += namespaceIndex.bytes
     } else {
       namespace = namespaceIndex.namespace
     }
@@ -225,6 +301,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
     namespaceIndex.append(stored)
     this.all.append(stored)
     this.expiry.push(stored)
+    this.storedBytes += registrationBytes(stored.record.length)
   }
 
   /**
@@ -262,11 +339,22 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   async delete (peerId: string, namespace: string): Promise<void> {
+    this.deleteSync(peerId, namespace)
+  }
+
+  /**
+   * `delete()`, done before it returns; returns the registration it removed
+   */
+  deleteSync (peerId: string, namespace: string): Registration | undefined {
     const existing = this.find(peerId, namespace)
 
-    if (existing != null) {
-      this.remove(existing)
+    if (existing == null) {
+      return undefined
     }
+
+    const removed = this.toRegistrations([existing])[0]
+    this.remove(existing)
+    return removed
   }
 
   async discover (query: DiscoverQuery): Promise<DiscoverPage> {
@@ -330,8 +418,13 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
   private remove (stored: StoredRegistration): void {
     this.expiry.remove(stored)
-    this.all.remove(stored)
 
+    if (!this.all.remove(stored)) {
+      // removed already
+      return
+    }
+
+    this.storedBytes -= registrationBytes(stored.record.length)
     const namespaceIndex = this.byNamespace.get(stored.namespace)
 
     if (namespaceIndex != null) {
@@ -339,6 +432,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
       if (namespaceIndex.size === 0) {
         this.byNamespace.delete(stored.namespace)
+        this.storedBytes -= namespaceIndex.bytes
       }
     }
 

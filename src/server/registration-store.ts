@@ -1,4 +1,9 @@
+import { NAMESPACE_OVERHEAD_BYTES, REGISTRATION_OVERHEAD_BYTES } from '../constants.ts'
+import { NotAuthorizedError, UnavailableError } from '../errors.ts'
+import type { RendezvousError } from '../errors.ts'
 import type { AbortOptions } from '@libp2p/interface'
+
+const UTF8 = new TextEncoder()
 
 /**
  * One peer's registration in one namespace, as a store keeps it
@@ -38,7 +43,9 @@ export interface Registration {
 export type NewRegistration = Omit<Registration, 'sequence'>
 
 /**
- * The caps a store enforces atomically with each write
+ * The caps a store enforces atomically with each write. A refresh of a
+ * registration the store holds never counts as one more registration; it
+ * passes the byte budget when it does not grow.
  */
 export interface RegistrationLimits {
   /**
@@ -50,6 +57,45 @@ export interface RegistrationLimits {
    * How many registrations the store holds in all
    */
   maxRegistrations: number
+
+  /**
+   * How many bytes the registrations may take in all, reckoned by
+   * `registrationBytes()` per registration plus `namespaceBytes()` per
+   * namespace held
+   */
+  maxStoreBytes: number
+}
+
+/**
+ * What a registration whose signed peer record is `recordLength` bytes costs
+ * against `maxStoreBytes`: the record plus what a store spends on any
+ * registration (its peer id, indexes and bookkeeping), measured in
+ * `MemoryRegistrationStore`
+ */
+export function registrationBytes (recordLength: number): number {
+  return recordLength + REGISTRATION_OVERHEAD_BYTES
+}
+
+/**
+ * What holding a namespace costs against `maxStoreBytes`, once however many
+ * registrations it has: its UTF-8 bytes plus its own index
+ */
+export function namespaceBytes (namespace: string): number {
+  return UTF8.encode(namespace).byteLength + NAMESPACE_OVERHEAD_BYTES
+}
+
+/**
+ * The refusal of a write past one of the caps, worded alike by every store
+ */
+export function overLimit (limit: keyof RegistrationLimits, limits: RegistrationLimits): RendezvousError {
+  switch (limit) {
+    case 'maxRegistrationsPerPeer':
+      return new NotAuthorizedError(`peer is registered in ${limits.maxRegistrationsPerPeer} namespaces, the most allowed`)
+    case 'maxRegistrations':
+      return new UnavailableError('the rendezvous point is full')
+    default:
+      return new UnavailableError(`the rendezvous point is full: its registrations may take at most ${limits.maxStoreBytes} bytes`)
+  }
 }
 
 export interface DiscoverQuery {
@@ -97,10 +143,14 @@ export interface DiscoverPage {
 export interface RegistrationStore {
   /**
    * Adds the registration of (`peerId`, `namespace`), replacing any earlier
-   * one, and returns it with its new sequence. A refresh of an existing
-   * registration is always allowed; otherwise throws `NotAuthorizedError`
+   * one, and returns it with its new sequence. Throws `NotAuthorizedError`
    * when the peer holds `maxRegistrationsPerPeer` namespaces and
-   * `UnavailableError` when the store holds `maxRegistrations`.
+   * `UnavailableError` when the store holds `maxRegistrations`, unless it is
+   * a refresh of a registration the store holds; throws `UnavailableError`
+   * when the write would take the store past `maxStoreBytes`, which a
+   * refresh does only when its record is larger than the one it replaces. A
+   * refused write leaves every live registration as it was (it may reclaim
+   * expired ones).
    *
    * The registration must be durable when the promise resolves: the point
    * acknowledges it right after.

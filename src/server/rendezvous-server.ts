@@ -5,11 +5,12 @@ import * as varint from 'uint8-varint'
 import { Uint8ArrayList } from 'uint8arraylist'
 import {
   DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH,
-  DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE,
+  DEFAULT_MAX_RECORD_SIZE, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE,
+  DEFAULT_MAX_STORE_BYTES,
   DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT,
   DEFAULT_LEGACY_RECORD_AGENTS, DEFAULT_TTL, PROTOCOL, RATE_LIMIT_MAX_PEERS, SECOND
 } from '../constants.ts'
-import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidTTLError, NotAuthorizedError, RendezvousError, UnavailableError } from '../errors.ts'
+import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidSignedPeerRecordError, InvalidTTLError, NotAuthorizedError, RendezvousError, UnavailableError } from '../errors.ts'
 import { isNamespaceTooLong } from '../namespace.ts'
 import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
@@ -76,6 +77,31 @@ export interface RendezvousServerInit {
    * @default 1_000_000
    */
   maxRegistrations?: number
+
+  /**
+   * How many bytes the registrations may take in all, counting each
+   * registration's signed peer record plus a measured overhead per
+   * registration and per namespace (see `registrationBytes()` and
+   * `namespaceBytes()`); a REGISTER past it gets `E_UNAVAILABLE`. A refresh
+   * passes when its record is no larger than the one it replaces; a larger
+   * one needs the room it grows by, and when refused leaves the registration
+   * as it was. The default holds `maxRegistrations` registrations with
+   * records of up to about 280 bytes and fits Node.js's default heap with
+   * room to spare.
+   *
+   * @default 536_870_912 (512 MiB)
+   */
+  maxStoreBytes?: number
+
+  /**
+   * The largest signed peer record accepted, in bytes; a REGISTER with a
+   * larger one gets `E_INVALID_SIGNED_PEER_RECORD`. Real peers' records are
+   * far smaller, and nim and nwaku points read at most 4096 bytes of a
+   * REGISTER.
+   *
+   * @default 4096
+   */
+  maxRecordSize?: number
 
   /**
    * The most registrations in one DISCOVER response; a larger `limit`, or
@@ -184,6 +210,8 @@ export class RendezvousServer implements Startable {
   private readonly maxNamespaceLength: number
   private readonly maxRegistrationsPerPeer: number
   private readonly maxRegistrations: number
+  private readonly maxStoreBytes: number
+  private readonly maxRecordSize: number
   private readonly maxDiscoverLimit: number
   private readonly maxMessageSize: number
   /**
@@ -220,6 +248,8 @@ export class RendezvousServer implements Startable {
     this.maxNamespaceLength = options.maxNamespaceLength
     this.maxRegistrationsPerPeer = options.maxRegistrationsPerPeer
     this.maxRegistrations = options.maxRegistrations
+    this.maxStoreBytes = options.maxStoreBytes
+    this.maxRecordSize = options.maxRecordSize
     this.maxDiscoverLimit = options.maxDiscoverLimit
     this.maxMessageSize = options.maxMessageSize
     this.maxLengthLength = varint.encodingLength(this.maxMessageSize)
@@ -543,6 +573,11 @@ export class RendezvousServer implements Startable {
       throw new InvalidTTLError(`ttl must be between ${Math.ceil(this.minTtl / SECOND)} and ${Math.floor(this.maxTtl / SECOND)} seconds`)
     }
 
+    // before the signature is checked: a record too large costs nothing more
+    if ((request.signedPeerRecord?.byteLength ?? 0) > this.maxRecordSize) {
+      throw new InvalidSignedPeerRecordError(`signed peer record is larger than ${this.maxRecordSize} bytes`)
+    }
+
     const { record } = await openSignedPeerRecord(request.signedPeerRecord ?? new Uint8Array())
 
     if (!record.peerId.equals(remotePeer)) {
@@ -559,7 +594,8 @@ export class RendezvousServer implements Startable {
       expiresAt: Date.now() + ttlSeconds * SECOND
     }, {
       maxRegistrationsPerPeer: this.maxRegistrationsPerPeer,
-      maxRegistrations: this.maxRegistrations
+      maxRegistrations: this.maxRegistrations,
+      maxStoreBytes: this.maxStoreBytes
     })
 
     return { status: Message.ResponseStatus.OK, statusText: '', ttl: BigInt(ttlSeconds) }
@@ -686,6 +722,8 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
     maxNamespaceLength: positiveInteger('maxNamespaceLength', init.maxNamespaceLength ?? DEFAULT_MAX_NAMESPACE_LENGTH),
     maxRegistrationsPerPeer: positiveInteger('maxRegistrationsPerPeer', init.maxRegistrationsPerPeer ?? DEFAULT_MAX_REGISTRATIONS_PER_PEER),
     maxRegistrations: positiveInteger('maxRegistrations', init.maxRegistrations ?? DEFAULT_MAX_REGISTRATIONS),
+    maxStoreBytes: positiveInteger('maxStoreBytes', init.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES),
+    maxRecordSize: positiveInteger('maxRecordSize', init.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE),
     maxDiscoverLimit: positiveInteger('maxDiscoverLimit', init.maxDiscoverLimit ?? DEFAULT_MAX_DISCOVER_LIMIT),
     maxMessageSize: positiveInteger('maxMessageSize', init.maxMessageSize ?? DEFAULT_MAX_REQUEST_SIZE),
     maxInboundStreams: positiveInteger('maxInboundStreams', init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS),

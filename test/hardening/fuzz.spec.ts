@@ -46,12 +46,16 @@ function budget (runs: number, msPerRun: number): number {
 const U64_MAX = 2n ** 64n - 1n
 
 /**
- * protons-runtime 7.1.2 writes a uint64 in [2^31, 2^32) wrongly: LongBits
- * keeps its low word as a signed int32 (`lo | 0`), so writeVarint64() emits
- * one 0x00 byte where it reserved five, and the message no longer decodes.
- * It reads such values fine, and this package never writes one (TTLs are at
- * most 259 200 s, limits at most 1000), so the properties below leave that
- * range to the test that documents it.
+ * protons-runtime 7.1.2 (and 8.0.1) writes a uint64 in [2^31, 2^32) wrongly:
+ * LongBits keeps its low word as a signed int32 (`lo | 0`), so
+ * writeVarint64() writes one byte, the value's low byte, where it reserved
+ * five, and leaves the other four as the writer's pool had them. The message
+ * then decodes to a wrong value (0 for 2^31, written as 0x00 then four
+ * leftover bytes) or, depending on the leftover bytes, not at all. It reads
+ * such values fine, and this package never writes one (TTLs are at most
+ * 259 200 s, limits at most 1000), so the properties below leave that range
+ * to the test that documents it. Reported upstream as written up in
+ * docs/upstream/protons-runtime-uint64.md.
  */
 function protonsWritesWrongly (value: bigint | undefined): boolean {
   return value != null && value >= 2n ** 31n && value < 2n ** 32n
@@ -204,8 +208,9 @@ describe('fuzz: codec', function () {
     }), params(CODEC_RUNS))
   })
 
-  // Known issue in protons-runtime 7.1.2, see protonsWritesWrongly(). Unskip
-  // once a release encodes these values right.
+  // Known issue in protons-runtime 7.1.2, see protonsWritesWrongly() and
+  // docs/upstream/protons-runtime-uint64.md. Unskip once a release encodes
+  // these values right.
   it.skip('round-trips uint64 values in [2^31, 2^32)', () => {
     for (const ttl of [2n ** 31n, 3_000_000_000n, 2n ** 32n - 1n]) {
       const message = { type: MessageType.REGISTER, register: { ns: 'a', ttl } }
@@ -213,13 +218,48 @@ describe('fuzz: codec', function () {
     }
   })
 
-  it(`refuses or decodes every truncation of a valid message (${CODEC_RUNS} cases)`, () => {
+  it(`decodes every truncation of a valid message at a field boundary to its first fields, and refuses every other (${CODEC_RUNS} cases)`, () => {
     fc.assert(fc.property(anyMessage, fc.nat(), (message, cut) => {
       const encoded = Message.encode(message)
-      decodeOrError(encoded.subarray(0, encoded.byteLength === 0 ? 0 : cut % encoded.byteLength))
+      const at = encoded.byteLength === 0 ? 0 : cut % encoded.byteLength
+      const boundaries = fieldBoundaries(encoded)
+      const decoded = decodeOrError(encoded.subarray(0, at))
+
+      if (boundaries.includes(at)) {
+        // protons writes the fields in schema order: the first ones survive
+        const present = MESSAGE_FIELDS.filter(field => message[field] != null)
+        const expected = Object.fromEntries(present.slice(0, boundaries.indexOf(at)).map(field => [field, message[field]]))
+        expect(decoded).to.deep.equal(expected)
+      } else {
+        expect(decoded).to.be.an.instanceOf(Error)
+      }
     }), params(CODEC_RUNS))
   })
 })
+
+/**
+ * The fields of `Message` in the order of their numbers, as written
+ */
+const MESSAGE_FIELDS = ['type', 'register', 'registerResponse', 'unregister', 'discover', 'discoverResponse'] as const
+
+/**
+ * Where the top-level fields of an encoded message end, 0 first: a varint
+ * (wire type 0) or a length-delimited field (wire type 2) each
+ */
+function fieldBoundaries (encoded: Uint8Array): number[] {
+  const boundaries = [0]
+  let offset = 0
+
+  while (offset < encoded.byteLength) {
+    const tag = varint.decode(encoded, offset)
+    offset += varint.encodingLength(tag)
+    const value = varint.decode(encoded, offset)
+    offset += varint.encodingLength(value) + ((tag & 7) === 2 ? value : 0)
+    boundaries.push(offset)
+  }
+
+  return boundaries
+}
 
 interface Attacker {
   node: Libp2p

@@ -1,6 +1,6 @@
 import { expect } from 'aegir/chai'
 import sinon from 'sinon'
-import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE, MAX_EXPIRED_PER_DISCOVER } from '../../src/constants.ts'
+import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE, MAX_EXPIRED_PER_DISCOVER, NAMESPACE_OVERHEAD_BYTES, REGISTRATION_OVERHEAD_BYTES } from '../../src/constants.ts'
 import { NotAuthorizedError, UnavailableError } from '../../src/errors.ts'
 import { MemoryRegistrationStore } from '../../src/server/memory-store.ts'
 import type { NewRegistration, Registration, RegistrationLimits } from '../../src/server/registration-store.ts'
@@ -14,7 +14,8 @@ const TTL = 60_000
 
 const LIMITS: RegistrationLimits = {
   maxRegistrationsPerPeer: 1000,
-  maxRegistrations: 1_000_000
+  maxRegistrations: 1_000_000,
+  maxStoreBytes: 1024 ** 3
 }
 
 const RECORD = Uint8Array.from([1, 2, 3, 4])
@@ -204,7 +205,7 @@ describe('memory registration store', () => {
     })
 
     it('always allows a refresh of an existing registration, even at both caps', async () => {
-      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1 }
+      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3 }
       const first = await store.put(registration('peer-a', 'ns', NOW + 1000), limits)
 
       const refreshed = await store.put(registration('peer-a', 'ns', NOW + 2000), limits)
@@ -218,7 +219,7 @@ describe('memory registration store', () => {
     })
 
     it('frees a slot when a registration is deleted', async () => {
-      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 2 }
+      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 2, maxStoreBytes: 1024 ** 3 }
 
       await store.put(registration('peer-a', 'ns-1'), limits)
       await expect(store.put(registration('peer-a', 'ns-2'), limits)).to.eventually.be.rejectedWith(NotAuthorizedError)
@@ -283,6 +284,84 @@ describe('memory registration store', () => {
 
       // peer-a's registration lapsed and its slot is taken
       await expect(store.put(registration('peer-a', 'ns'), limits)).to.eventually.be.rejectedWith(UnavailableError)
+    })
+  })
+
+  describe('byte budget', () => {
+    /**
+     * A registration of `peerId` in `namespace` with a record of `size` bytes
+     */
+    function sized (peerId: string, namespace: string, size: number, expiresAt?: number): NewRegistration {
+      return { ...registration(peerId, namespace, expiresAt), signedPeerRecord: new Uint8Array(size) }
+    }
+
+    it('counts each record plus the overhead of a registration, and each namespace once', async () => {
+      await store.put(sized('peer-a', 'ns', 100), LIMITS)
+      await store.put(sized('peer-b', 'ns', 200), LIMITS)
+      await store.put(sized('peer-a', 'ünï', 50), LIMITS)
+
+      const namespaces = 2 * NAMESPACE_OVERHEAD_BYTES + 'ns'.length + 'ünï'.length + 2
+      expect(store.bytes()).to.equal(350 + 3 * REGISTRATION_OVERHEAD_BYTES + namespaces)
+
+      await store.put(sized('peer-a', 'ns', 10), LIMITS)
+      expect(store.bytes()).to.equal(260 + 3 * REGISTRATION_OVERHEAD_BYTES + namespaces)
+
+      await store.delete('peer-a', 'ünï')
+      await store.delete('peer-b', 'ns')
+      expect(store.bytes()).to.equal(10 + REGISTRATION_OVERHEAD_BYTES + NAMESPACE_OVERHEAD_BYTES + 2)
+
+      clock.tick(TTL)
+      store.removeExpired(Date.now(), 10)
+      expect(store.bytes()).to.equal(0)
+    })
+
+    it('refuses a registration past maxStoreBytes with UnavailableError, and leaves the store as it was', async () => {
+      const cost = (size: number): number => size + REGISTRATION_OVERHEAD_BYTES
+      const limits = { ...LIMITS, maxStoreBytes: cost(1000) + cost(500) + NAMESPACE_OVERHEAD_BYTES + 2 }
+
+      await store.put(sized('peer-a', 'ns', 1000), limits)
+      await store.put(sized('peer-b', 'ns', 500), limits)
+      const bytes = store.bytes()
+
+      await expect(store.put(sized('peer-c', 'ns', 1), limits)).to.eventually.be.rejectedWith(UnavailableError, `its registrations may take at most ${limits.maxStoreBytes} bytes`)
+      // a namespace of its own costs more still
+      await expect(store.put(sized('peer-b', 'other', 1), limits)).to.eventually.be.rejectedWith(UnavailableError)
+
+      expect(store.bytes()).to.equal(bytes)
+      expect((await everything()).map(key)).to.deep.equal(['peer-a/ns', 'peer-b/ns'])
+    })
+
+    it('lets a refresh through when its record is no larger, and refuses one that grows past the budget, keeping the registration it would replace', async () => {
+      const limits = { ...LIMITS, maxStoreBytes: 2 * (1000 + REGISTRATION_OVERHEAD_BYTES) + NAMESPACE_OVERHEAD_BYTES + 2 }
+      await store.put(sized('peer-a', 'ns', 1000), limits)
+      await store.put(sized('peer-b', 'ns', 1000), limits)
+
+      const same = await store.put(sized('peer-a', 'ns', 1000), limits)
+      const smaller = await store.put(sized('peer-b', 'ns', 900), limits)
+
+      // 100 bytes are free now: peer-a may grow by as much, not more
+      await expect(store.put(sized('peer-a', 'ns', 1101), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect(await everything()).to.deep.equal([same, smaller])
+
+      const grown = await store.put(sized('peer-a', 'ns', 1100), limits)
+      expect(store.bytes()).to.equal(limits.maxStoreBytes)
+      expect(await everything()).to.deep.equal([smaller, grown])
+    })
+
+    it('reclaims expired registrations to make room, as many as it takes', async () => {
+      const limits = { ...LIMITS, maxStoreBytes: 4 * (100 + REGISTRATION_OVERHEAD_BYTES) + NAMESPACE_OVERHEAD_BYTES + 2 }
+
+      for (const peer of ['peer-a', 'peer-b', 'peer-c']) {
+        await store.put(sized(peer, 'ns', 100, NOW + 100), limits)
+      }
+
+      await store.put(sized('peer-d', 'ns', 100), limits)
+      clock.tick(100)
+
+      // needs the room of two expired registrations, not three
+      await store.put(sized('peer-e', 'ns', 100 + 100 + REGISTRATION_OVERHEAD_BYTES), limits)
+      expect(store.count()).to.equal(3)
+      expect((await everything()).map(key)).to.deep.equal(['peer-d/ns', 'peer-e/ns'])
     })
   })
 
@@ -574,7 +653,7 @@ describe('memory registration store', () => {
     it('leaves the caps usable after removal', async () => {
       store.removeExpired(NOW + 1000, 100)
 
-      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1 }
+      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3 }
       await store.put(registration('p10', 'other'), limits)
 
       expect(store.count()).to.equal(1)

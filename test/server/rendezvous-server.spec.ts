@@ -7,11 +7,13 @@ import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { PROTOCOL } from '../../src/constants.ts'
 import { InvalidOptionError, rendezvousServer } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
+import { namespaceBytes, registrationBytes } from '../../src/server/registration-store.ts'
 import { sealPeerRecord } from '../../src/signed-peer-record.ts'
 import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
+import { closed, collect, frame } from '../hardening/helpers.ts'
 import type { RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { RawRendezvousStream } from '../fixtures/nodes.ts'
-import type { IdentifyResult, Libp2p, Libp2pEvents, PrivateKey, StreamCloseEvent, TypedEventTarget } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p, Libp2pEvents, PrivateKey, TypedEventTarget } from '@libp2p/interface'
 
 const { MessageType, ResponseStatus } = Message
 
@@ -119,11 +121,16 @@ describe('rendezvous server', () => {
 
     it('writes OK and REGISTER explicitly although they are 0', async () => {
       const peer = await newPeer()
-      const stream = await open(peer)
-      const bytes = Message.encode({ type: MessageType.REGISTER_RESPONSE, registerResponse: { status: ResponseStatus.OK, ttl: 1n } })
-      // field 1 (type) = 1, field 3 (registerResponse) { field 1 (status) = 0, field 3 (ttl) = 1 }
-      expect(bytes).to.equalBytes(Uint8Array.from([0x08, 0x01, 0x1a, 0x04, 0x08, 0x00, 0x18, 0x01]))
-      await stream.stream.close()
+      const stream = await peer.node.dialProtocol(point.getMultiaddrs()[0], PROTOCOL)
+      const reply = collect(stream)
+      stream.send(frame({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record, ttl: 60n } }))
+      await stream.close()
+      await reply.done
+
+      // a 10-byte frame: field 1 (type) = 1 (REGISTER_RESPONSE), field 3
+      // (registerResponse) { field 1 (status) = 0 (OK), field 2 (statusText)
+      // = '', field 3 (ttl) = 60 }
+      expect(reply.bytes.subarray()).to.equalBytes(Uint8Array.from([0x0a, 0x08, 0x01, 0x1a, 0x06, 0x08, 0x00, 0x12, 0x00, 0x18, 0x3c]))
     })
 
     it('refuses an empty or missing namespace with E_INVALID_NAMESPACE', async () => {
@@ -292,6 +299,42 @@ describe('rendezvous server', () => {
       expect(refused.statusText).to.include('full')
 
       expect((await register(a, 'ns', { ttl: 600n })).status).to.equal(ResponseStatus.OK)
+    })
+
+    it('refuses a registration past maxStoreBytes with E_UNAVAILABLE, but lets a peer refresh with a record no larger', async () => {
+      const a = await newPeer()
+      const b = await newPeer()
+      // room for a's and b's registrations in one namespace, and not a byte more
+      const maxStoreBytes = registrationBytes(a.record.byteLength) + registrationBytes(b.record.byteLength) + namespaceBytes('ns')
+      await startPoint({ maxStoreBytes })
+
+      expect((await register(a, 'ns')).status).to.equal(ResponseStatus.OK)
+      expect((await register(b, 'ns')).status).to.equal(ResponseStatus.OK)
+
+      const refused = await register(await newPeer(), 'ns')
+      expect(refused.status).to.equal(ResponseStatus.E_UNAVAILABLE)
+      expect(refused.statusText).to.equal(`the rendezvous point is full: its registrations may take at most ${maxStoreBytes} bytes`)
+      // in a namespace of its own, b would need more room still
+      expect((await register(b, 'other')).status).to.equal(ResponseStatus.E_UNAVAILABLE)
+
+      // the same record again, and one with more addresses that does not fit
+      expect((await register(a, 'ns', { ttl: 600n })).status).to.equal(ResponseStatus.OK)
+      const larger = await signedPeerRecord(a.privateKey, [...a.node.getMultiaddrs(), '/ip4/127.0.0.1/tcp/4001'])
+      expect((await register(a, 'ns', { signedPeerRecord: larger })).status).to.equal(ResponseStatus.E_UNAVAILABLE)
+
+      const found = await discover(b, { ns: 'ns' })
+      expect(found.registrations.map(registration => registration.signedPeerRecord)).to.deep.equal([b.record, a.record])
+    })
+
+    it('refuses a signed peer record larger than maxRecordSize with E_INVALID_SIGNED_PEER_RECORD', async () => {
+      const peer = await newPeer()
+      await startPoint({ maxRecordSize: peer.record.byteLength })
+      const addresses = Array.from({ length: 10 }, (_, i) => `/ip4/10.0.0.${i}/tcp/4001`)
+
+      expect((await register(peer, 'ns')).status).to.equal(ResponseStatus.OK)
+      const refused = await register(peer, 'ns', { signedPeerRecord: await signedPeerRecord(peer.privateKey, addresses) })
+      expect(refused.status).to.equal(ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
+      expect(refused.statusText).to.equal(`signed peer record is larger than ${peer.record.byteLength} bytes`)
     })
 
     it('clamps the discover limit to maxDiscoverLimit, and treats 0 or none as that', async () => {
@@ -583,23 +626,27 @@ describe('rendezvous server', () => {
       await startPoint()
       const peer = await newPeer()
       const stream = await open(peer)
-      const closed = pEvent(stream.stream, 'close')
+      const closing = pEvent(stream.stream, 'close')
 
       await stream.write({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record } })
       await stream.stream.close()
       expect((await stream.read()).registerResponse?.status).to.equal(ResponseStatus.OK)
 
-      await closed
+      await closing
       expect(stream.stream.status).to.equal('closed')
     })
 
-    it('closes a stream that sends no request within the timeout', async () => {
-      await startPoint({ timeout: 100 })
+    it('closes a stream that sends no request within the timeout, and not before', async () => {
+      const timeout = 100
+      await startPoint({ timeout })
       const peer = await newPeer()
+      // before the point can have started its idle timer
+      const opened = Date.now()
       const stream = await open(peer)
 
-      const closed = await pEvent<'close', StreamCloseEvent>(stream.stream, 'close')
-      expect(closed.error).to.have.property('name', 'StreamResetError')
+      const { error } = await closed(stream.stream)
+      expect(error).to.have.property('name', 'StreamResetError')
+      expect(Date.now() - opened).to.be.at.least(timeout)
     })
 
     const badInputs: Array<[string, Uint8Array]> = [
@@ -616,9 +663,12 @@ describe('rendezvous server', () => {
         const bad = await newPeer()
         const stream = await open(bad)
 
-        const closed = pEvent(stream.stream, 'close')
+        const reply = collect(stream.stream)
         stream.stream.send(bytes)
-        await closed
+
+        // reset, not closed: nothing answers a stream that breaks the protocol
+        expect((await reply.done).error).to.have.property('name', 'StreamResetError')
+        expect(reply.bytes.byteLength).to.equal(0)
 
         const good = await newPeer()
         expect((await register(good, 'ns')).status).to.equal(ResponseStatus.OK)
@@ -631,12 +681,12 @@ describe('rendezvous server', () => {
       await startPoint()
       const bad = await newPeer()
       const stream = await open(bad)
-      const frame = Message.encode({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: bad.record } })
+      const body = Message.encode({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: bad.record } })
 
-      const closed = pEvent(stream.stream, 'close')
-      stream.stream.send(Uint8Array.from([...varint.encode(frame.byteLength), ...frame.subarray(0, 10)]))
+      const closing = pEvent(stream.stream, 'close')
+      stream.stream.send(Uint8Array.from([...varint.encode(body.byteLength), ...body.subarray(0, 10)]))
       await stream.stream.close()
-      await closed
+      await closing
 
       expect((await register(await newPeer(), 'ns')).status).to.equal(ResponseStatus.OK)
       expect((await discover(bad, { ns: 'ns' })).registrations).to.have.lengthOf(1)
@@ -789,6 +839,8 @@ describe('rendezvous server', () => {
       [{ defaultTtl: 30_000 }, 'defaultTtl'],
       [{ maxRegistrationsPerPeer: 0 }, 'maxRegistrationsPerPeer'],
       [{ maxDiscoverLimit: 1.5 }, 'maxDiscoverLimit'],
+      [{ maxStoreBytes: 0 }, 'maxStoreBytes'],
+      [{ maxRecordSize: -1 }, 'maxRecordSize'],
       [{ timeout: -1 }, 'timeout'],
       [{ cookieSecret: new Uint8Array(8) }, 'cookieSecret'],
       [{ legacyRecordAgents: [''] }, 'legacyRecordAgents'],

@@ -25,7 +25,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { defaultLogger } from '@libp2p/logger'
 import { repeatingTask } from '@libp2p/utils'
 import { createClient, ErrorReply, RESP_TYPES } from '@redis/client'
-import { DEFAULT_EXPIRY_INTERVAL, InternalError, InvalidOptionError, NotAuthorizedError, RendezvousError, UnavailableError } from 'libp2p-rendezvous'
+import { DEFAULT_EXPIRY_INTERVAL, InternalError, InvalidOptionError, namespaceBytes, overLimit, registrationBytes, RendezvousError, UnavailableError } from 'libp2p-rendezvous'
 import { checkRedisUrl, redactUrl } from './redis-url.ts'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
@@ -113,8 +113,10 @@ export const REDIS_DISCOVER_MAX_SKIPPED = 1000
 
 /**
  * Redis key TTLs are set this long after the registration's own expiry (ms),
- * a safety net that reclaims a registration's data if no point sweeps any
- * more, without ever racing the sweep or a clock a little ahead of ours
+ * a safety net that reclaims a registration's data and its peer's index if
+ * no point sweeps any more, without ever racing the sweep or a clock a
+ * little ahead of ours. Namespace indexes get none: a namespace counts
+ * against `maxStoreBytes` until its last registration is swept.
  */
 export const REDIS_KEY_TTL_GRACE = 60_000
 
@@ -139,6 +141,8 @@ const BUFFERS: TypeMapping = { [RESP_TYPES.BLOB_STRING]: Buffer }
  * - `P expiry`: sorted set of ids by expiry (ms since the epoch)
  * - `P peer:<peer id>`: sorted set of the peer's ids by expiry, for its cap
  * - `P reg:<id>`: hash of peer, ns, record, expiresAt, sequence
+ * - `P cost`: hash of each id's cost against `maxStoreBytes`
+ * - `P bytes`: what the registrations and namespaces held cost in all
  * - `P cookie-secret`: the secret every point's cookies are made with
  *
  * The scripts read ARGV[1] (the prefix) to reach keys they cannot name in
@@ -158,13 +162,27 @@ local function parse (id)
   return string.sub(id, colon + 1, colon + length), string.sub(id, colon + length + 2)
 end
 
+-- what holding a namespace costs (namespaceBytes(): Lua's # counts bytes)
+local function namespaceCost (ns)
+  return #ns + ${namespaceBytes('')}
+end
+
 local function remove (id)
   local peer, ns = parse(id)
   redis.call('ZREM', prefix .. 'all', id)
   redis.call('ZREM', prefix .. 'expiry', id)
-  redis.call('ZREM', prefix .. 'ns:' .. ns, id)
+  local inNamespace = redis.call('ZREM', prefix .. 'ns:' .. ns, id)
   redis.call('ZREM', prefix .. 'peer:' .. peer, id)
   redis.call('DEL', prefix .. 'reg:' .. id)
+  local cost = redis.call('HGET', prefix .. 'cost', id)
+  if cost then
+    redis.call('HDEL', prefix .. 'cost', id)
+    redis.call('DECRBY', prefix .. 'bytes', cost)
+  end
+  -- the namespace's last registration: Redis dropped its index
+  if inNamespace == 1 and redis.call('EXISTS', prefix .. 'ns:' .. ns) == 0 then
+    redis.call('DECRBY', prefix .. 'bytes', namespaceCost(ns))
+  end
 end
 
 local function sweep (now, max)
@@ -185,20 +203,33 @@ end
 `
 
 /**
- * KEYS: seq, all, expiry, ns:<ns>, peer:<peer>, reg:<id>
+ * KEYS: seq, all, expiry, ns:<ns>, peer:<peer>, reg:<id>, bytes, cost
  * ARGV: prefix, id, peer, ns, record, expiresAt, now, maxRegistrationsPerPeer,
- * maxRegistrations, sweep batch, sequence floor, key TTL grace
- * Returns { 0, sequence } or { 1 } (peer cap) or { 2 } (store full)
+ * maxRegistrations, sweep batch, sequence floor, key TTL grace, cost,
+ * maxStoreBytes
+ * Returns { 0, sequence } or { 1 } (peer cap) or { 2 } (store full) or
+ * { 3 } (byte budget)
  */
 const PUT_SCRIPT = `${LUA_COMMON}
 local id, now = ARGV[2], ARGV[7]
 local expiresAt = tonumber(ARGV[6])
+local cost, maxBytes = tonumber(ARGV[13]), tonumber(ARGV[14])
 
 -- expired registrations must not count against the caps
 sweep(now, tonumber(ARGV[10]))
 
--- a refresh of a registration still held is always allowed
-if not redis.call('ZSCORE', KEYS[3], id) then
+local used = tonumber(redis.call('GET', KEYS[7]) or '0')
+-- what this write adds to the bytes held: a refresh, only its growth
+local added = cost
+
+-- a refresh of a registration still held is always allowed, unless it grows
+-- past the byte budget
+if redis.call('ZSCORE', KEYS[3], id) then
+  added = cost - tonumber(redis.call('HGET', KEYS[8], id) or '0')
+  if added > 0 and used + added > maxBytes then
+    return { 3 }
+  end
+else
   local maxPerPeer = tonumber(ARGV[8])
   if redis.call('ZCARD', KEYS[5]) >= maxPerPeer then
     -- the batch above may not have reached this peer's expired ones
@@ -211,6 +242,13 @@ if not redis.call('ZSCORE', KEYS[3], id) then
   end
   if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[9]) then
     return { 2 }
+  end
+  used = tonumber(redis.call('GET', KEYS[7]) or '0')
+  if redis.call('EXISTS', KEYS[4]) == 0 then
+    added = added + namespaceCost(ARGV[4])
+  end
+  if used + added > maxBytes then
+    return { 3 }
   end
 end
 
@@ -232,7 +270,8 @@ redis.call('ZADD', KEYS[2], sequence, id)
 redis.call('ZADD', KEYS[4], sequence, id)
 redis.call('ZADD', KEYS[3], ARGV[6], id)
 redis.call('ZADD', KEYS[5], ARGV[6], id)
-extendExpiry(KEYS[4], keyExpiry)
+redis.call('HSET', KEYS[8], id, ARGV[13])
+redis.call('INCRBY', KEYS[7], string.format('%d', added))
 extendExpiry(KEYS[5], keyExpiry)
 
 return { 0, sequence }
@@ -324,7 +363,8 @@ const SCRIPTS = {
  * the same Redis database and key prefix.
  *
  * Each write is one Lua script, so the caps (`maxRegistrationsPerPeer`,
- * `maxRegistrations`) hold across points under concurrent registers, and the
+ * `maxRegistrations`, `maxStoreBytes`) hold across points under concurrent
+ * registers, and the
  * sequence a write gets (one shared INCR) is visible only together with the
  * write: a cookie from any point never skips a registration. DISCOVER reads
  * sorted sets keyed by sequence (per namespace and across namespaces) from
@@ -346,6 +386,12 @@ export class RedisRegistrationStore implements RegistrationStore {
   private readonly sweepTask: RepeatingTask
   private client?: RedisConnection
   private connecting?: Promise<RedisConnection>
+
+  /**
+   * Set by `stop()` until the next `start()`: every call fails, and no
+   * client is made
+   */
+  private stopped = false
 
   constructor (init: RedisRegistrationStoreInit = {}) {
     this.log = (init.logger ?? defaultLogger()).forComponent('libp2p:rendezvous:server:redis-store')
@@ -380,14 +426,18 @@ export class RedisRegistrationStore implements RegistrationStore {
    * of expired registrations
    */
   async start (): Promise<void> {
+    this.stopped = false
     await this.connect()
     this.sweepTask.start()
   }
 
   /**
-   * Stops the sweep and closes the client the store made
+   * Stops the sweep and closes the client the store made. Until it starts
+   * again, every call fails with `UnavailableError` and no client is made,
+   * so nothing keeps the process alive.
    */
   async stop (): Promise<void> {
+    this.stopped = true
     this.sweepTask.stop()
     const connecting = this.connecting
     this.connecting = undefined
@@ -415,7 +465,9 @@ export class RedisRegistrationStore implements RegistrationStore {
       this.key('expiry'),
       this.key(`ns:${registration.namespace}`),
       this.key(`peer:${registration.peerId}`),
-      this.key(`reg:${id}`)
+      this.key(`reg:${id}`),
+      this.key('bytes'),
+      this.key('cost')
     ], [
       id,
       registration.peerId,
@@ -423,20 +475,18 @@ export class RedisRegistrationStore implements RegistrationStore {
       toBuffer(registration.signedPeerRecord),
       integer(registration.expiresAt),
       integer(now),
-      integer(limits.maxRegistrationsPerPeer),
-      integer(limits.maxRegistrations),
+      cap(limits.maxRegistrationsPerPeer),
+      cap(limits.maxRegistrations),
       integer(this.expiryBatchSize),
       // the same floor as MemoryRegistrationStore's: the clock in µs
       integer(now * 1000),
-      integer(REDIS_KEY_TTL_GRACE)
+      integer(REDIS_KEY_TTL_GRACE),
+      integer(registrationBytes(registration.signedPeerRecord.byteLength)),
+      cap(limits.maxStoreBytes)
     ], options)
 
-    if (reply[0] === 1) {
-      throw new NotAuthorizedError(`peer is registered in ${limits.maxRegistrationsPerPeer} namespaces, the most allowed`)
-    }
-
-    if (reply[0] === 2) {
-      throw new UnavailableError('the rendezvous point is full')
+    if (reply[0] !== 0) {
+      throw overLimit(PUT_REFUSALS[reply[0]], limits)
     }
 
     return {
@@ -555,6 +605,10 @@ export class RedisRegistrationStore implements RegistrationStore {
   }
 
   private async connect (): Promise<RedisConnection> {
+    if (this.stopped) {
+      throw new UnavailableError('the registration store is stopped')
+    }
+
     if (this.connecting == null) {
       this.connecting = this.open()
       this.connecting.catch(() => { this.connecting = undefined })
@@ -634,6 +688,23 @@ function parseRegistrationId (id: Buffer): { peerId: string, namespace: string }
 
 function integer (value: number): string {
   return Math.floor(value).toString()
+}
+
+/**
+ * A cap as the scripts read it: Lua numbers are doubles, and an unbounded
+ * cap is as good as the largest safe integer
+ */
+function cap (value: number): string {
+  return integer(Math.min(value, Number.MAX_SAFE_INTEGER))
+}
+
+/**
+ * The cap each refusal of the PUT script stands for
+ */
+const PUT_REFUSALS: Record<number, keyof RegistrationLimits> = {
+  1: 'maxRegistrationsPerPeer',
+  2: 'maxRegistrations',
+  3: 'maxStoreBytes'
 }
 
 function toBuffer (bytes: Uint8Array): Buffer {

@@ -1,18 +1,19 @@
 import { registrationStoreTests } from 'libp2p-rendezvous-store-tests'
-import { startRedis } from 'libp2p-rendezvous-testing/node'
+import { Children, startRedis } from 'libp2p-rendezvous-testing/node'
 import { RedisRegistrationStore } from '../src/index.ts'
 import type { TestRedis } from 'libp2p-rendezvous-testing/node'
 
 describe('RedisRegistrationStore', () => {
+  const children = new Children()
   let redis: TestRedis
   let stores = 0
 
   before(async () => {
-    redis = await startRedis()
+    redis = await startRedis(children)
   })
 
   after(async () => {
-    await redis?.stop()
+    await children.stopAll()
   })
 
   registrationStoreTests({

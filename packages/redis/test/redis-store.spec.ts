@@ -1,27 +1,34 @@
 import { createClient } from '@redis/client'
 import { expect } from 'aegir/chai'
-import { InvalidOptionError, NotAuthorizedError, UnavailableError } from 'libp2p-rendezvous'
-import { startRedis } from 'libp2p-rendezvous-testing/node'
+import { InvalidOptionError, namespaceBytes, NotAuthorizedError, registrationBytes, UnavailableError } from 'libp2p-rendezvous'
+import { Children, startRedis } from 'libp2p-rendezvous-testing/node'
 import { REDIS_DISCOVER_MAX_SKIPPED, REDIS_KEY_TTL_GRACE, RedisRegistrationStore } from '../src/index.ts'
 import type { NewRegistration, Registration, RegistrationLimits } from 'libp2p-rendezvous'
 import type { TestRedis } from 'libp2p-rendezvous-testing/node'
+
+/**
+ * What a registration and a namespace cost against maxStoreBytes beyond their bytes
+ */
+const REGISTRATION_OVERHEAD_BYTES = registrationBytes(0)
+const NAMESPACE_OVERHEAD_BYTES = namespaceBytes('')
 
 async function delay (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
 
-const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100 }
+const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100, maxStoreBytes: 1024 ** 3 }
 const PREFIX = 'test:'
 
 describe('redis registration store', function () {
   this.timeout(30_000)
 
+  const children = new Children()
   let redis: TestRedis
   let admin: ReturnType<typeof createClient>
   let stores: RedisRegistrationStore[]
 
   before(async () => {
-    redis = await startRedis()
+    redis = await startRedis(children)
     admin = createClient({ url: redis.url })
     admin.on('error', () => {})
     await admin.connect()
@@ -29,7 +36,7 @@ describe('redis registration store', function () {
 
   after(async () => {
     await admin?.close()
-    await redis?.stop()
+    await children.stopAll()
   })
 
   beforeEach(async () => {
@@ -93,7 +100,9 @@ describe('redis registration store', function () {
       expect(await store.count()).to.equal(0)
       expect(await all(store)).to.be.empty()
       expect(await all(store, 'ns')).to.be.empty()
-      expect(await keys()).to.deep.equal([`${PREFIX}seq`])
+      // what the registrations cost is back to nothing
+      expect(await keys()).to.deep.equal([`${PREFIX}bytes`, `${PREFIX}seq`])
+      expect(await admin.get(`${PREFIX}bytes`)).to.equal('0')
     })
 
     it('keeps stores with different prefixes apart', async () => {
@@ -127,7 +136,7 @@ describe('redis registration store', function () {
     it('is shared: writes through two stores get one increasing sequence', async () => {
       const a = await startStore()
       const b = await startStore()
-      const written = await Promise.all(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration(`peer-${i}`, 'ns'), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000 })))
+      const written = await Promise.all(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration(`peer-${i}`, 'ns'), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3 })))
       const sequences = written.map(r => r.sequence)
 
       expect(new Set(sequences).size).to.equal(40)
@@ -162,7 +171,7 @@ describe('redis registration store', function () {
   describe('caps', () => {
     it('refuses a peer past maxRegistrationsPerPeer with NotAuthorizedError, and always allows a refresh', async () => {
       const store = await startStore()
-      const limits = { maxRegistrationsPerPeer: 2, maxRegistrations: 100 }
+      const limits = { maxRegistrationsPerPeer: 2, maxRegistrations: 100, maxStoreBytes: 1024 ** 3 }
       await store.put(registration('peer-a', 'a'), limits)
       await store.put(registration('peer-a', 'b'), limits)
 
@@ -177,7 +186,7 @@ describe('redis registration store', function () {
 
     it('refuses a new registration in a full store with UnavailableError, and always allows a refresh', async () => {
       const store = await startStore()
-      const limits = { maxRegistrationsPerPeer: 10, maxRegistrations: 2 }
+      const limits = { maxRegistrationsPerPeer: 10, maxRegistrations: 2, maxStoreBytes: 1024 ** 3 }
       await store.put(registration('peer-a', 'ns'), limits)
       await store.put(registration('peer-b', 'ns'), limits)
 
@@ -190,30 +199,90 @@ describe('redis registration store', function () {
       const a = await startStore()
       const b = await startStore()
 
-      const perPeer = { maxRegistrationsPerPeer: 5, maxRegistrations: 1000 }
+      const perPeer = { maxRegistrationsPerPeer: 5, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3 }
       const results = await Promise.allSettled(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration('peer-x', `ns-${i}`), perPeer)))
       expect(results.filter(r => r.status === 'fulfilled')).to.have.lengthOf(5)
       expect(results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason.name)).to.deep.equal(Array(35).fill('NotAuthorizedError'))
 
-      const global = { maxRegistrationsPerPeer: 10, maxRegistrations: 12 }
+      const global = { maxRegistrationsPerPeer: 10, maxRegistrations: 12, maxStoreBytes: 1024 ** 3 }
       const more = await Promise.allSettled(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration(`peer-${i}`, 'ns'), global)))
       expect(more.filter(r => r.status === 'fulfilled')).to.have.lengthOf(7)
       expect(more.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason.name)).to.deep.equal(Array(33).fill('UnavailableError'))
       expect(await a.count()).to.equal(12)
     })
 
+    it('refuses a write past maxStoreBytes with UnavailableError; a refresh passes unless it grows past it, and keeps what it would replace', async () => {
+      const store = await startStore()
+      const sized = (peerId: string, namespace: string, size: number): NewRegistration => registration(peerId, namespace, 60_000, new Uint8Array(size))
+      const limits = { ...LIMITS, maxStoreBytes: 2 * (1000 + REGISTRATION_OVERHEAD_BYTES) + 'ns'.length + NAMESPACE_OVERHEAD_BYTES }
+      await store.put(sized('peer-a', 'ns', 1000), limits)
+      await store.put(sized('peer-b', 'ns', 900), limits)
+
+      await expect(store.put(sized('peer-c', 'ns', 100), limits)).to.eventually.be.rejectedWith(UnavailableError, `its registrations may take at most ${limits.maxStoreBytes} bytes`)
+      // 100 bytes free: not enough for one more, nor for a namespace of its own
+      await expect(store.put(sized('peer-b', 'other', 0), limits)).to.eventually.be.rejectedWith(UnavailableError)
+
+      const same = await store.put(sized('peer-a', 'ns', 1000), limits)
+      await expect(store.put(sized('peer-b', 'ns', 1001), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect((await all(store)).map(r => [r.peerId, r.signedPeerRecord.byteLength])).to.deep.equal([['peer-b', 900], ['peer-a', 1000]])
+      expect(same.sequence).to.equal((await all(store)).at(-1)?.sequence)
+
+      const grown = await store.put(sized('peer-b', 'ns', 1000), limits)
+      expect(grown.signedPeerRecord.byteLength).to.equal(1000)
+      expect(Number(await admin.get(`${PREFIX}bytes`))).to.equal(limits.maxStoreBytes)
+    })
+
+    it('counts the bytes held exactly through refreshes, deletes and sweeps, each namespace once', async () => {
+      const store = await startStore()
+      const sized = (peerId: string, namespace: string, size: number, ttl = 60_000): NewRegistration => registration(peerId, namespace, ttl, new Uint8Array(size))
+      const held = async (): Promise<number> => Number(await admin.get(`${PREFIX}bytes`))
+
+      await store.put(sized('peer-a', 'ns', 100), LIMITS)
+      await store.put(sized('peer-b', 'ns', 200, 100), LIMITS)
+      await store.put(sized('peer-a', 'ünï', 50), LIMITS)
+      const namespaces = 2 * NAMESPACE_OVERHEAD_BYTES + 'ns'.length + 'ünï'.length + 2
+      expect(await held()).to.equal(350 + 3 * REGISTRATION_OVERHEAD_BYTES + namespaces)
+
+      await store.put(sized('peer-a', 'ns', 10), LIMITS)
+      expect(await held()).to.equal(260 + 3 * REGISTRATION_OVERHEAD_BYTES + namespaces)
+
+      await store.delete('peer-a', 'ünï')
+      await store.delete('peer-a', 'ünï')
+      await store.delete('peer-z', 'ns')
+      expect(await held()).to.equal(210 + 2 * REGISTRATION_OVERHEAD_BYTES + NAMESPACE_OVERHEAD_BYTES + 2)
+
+      await delay(200)
+      expect(await store.removeExpired(Date.now(), 10)).to.equal(1)
+      expect(await held()).to.equal(10 + REGISTRATION_OVERHEAD_BYTES + NAMESPACE_OVERHEAD_BYTES + 2)
+
+      await store.delete('peer-a', 'ns')
+      expect(await held()).to.equal(0)
+    })
+
+    it('holds the byte budget atomically under concurrent writes through two stores', async () => {
+      const a = await startStore()
+      const b = await startStore()
+      const cost = 500 + REGISTRATION_OVERHEAD_BYTES
+      const limits = { ...LIMITS, maxRegistrations: 1000, maxStoreBytes: 7 * cost + 'ns'.length + NAMESPACE_OVERHEAD_BYTES }
+
+      const results = await Promise.allSettled(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration(`peer-${i}`, 'ns', 60_000, new Uint8Array(500)), limits)))
+      expect(results.filter(r => r.status === 'fulfilled')).to.have.lengthOf(7)
+      expect(results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason.name)).to.deep.equal(Array(33).fill('UnavailableError'))
+      expect(Number(await admin.get(`${PREFIX}bytes`))).to.equal(limits.maxStoreBytes)
+    })
+
     it('does not count expired registrations against the caps', async () => {
       const store = await startStore()
-      await store.put(registration('peer-a', 'a', 100), { maxRegistrationsPerPeer: 1, maxRegistrations: 1 })
+      await store.put(registration('peer-a', 'a', 100), { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3 })
       await delay(200)
 
-      await store.put(registration('peer-a', 'b'), { maxRegistrationsPerPeer: 1, maxRegistrations: 1 })
+      await store.put(registration('peer-a', 'b'), { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3 })
       expect((await all(store)).map(r => r.namespace)).to.deep.equal(['b'])
     })
 
     it('drops the expired registrations of a peer at its cap that the global batch did not reach', async () => {
       const store = await startStore({ expiryBatchSize: 1 })
-      const limits = { maxRegistrationsPerPeer: 3, maxRegistrations: 100 }
+      const limits = { maxRegistrationsPerPeer: 3, maxRegistrations: 100, maxStoreBytes: 1024 ** 3 }
       const now = Date.now()
 
       for (const peer of ['peer-b', 'peer-c', 'peer-d']) {
@@ -241,7 +310,7 @@ describe('redis registration store', function () {
       const written: Registration[] = []
 
       for (let i = 0; i < 25; i++) {
-        written.push(await store.put(registration(`peer-${i}`, i % 2 === 0 ? 'even' : 'odd'), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000 }))
+        written.push(await store.put(registration(`peer-${i}`, i % 2 === 0 ? 'even' : 'odd'), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3 }))
       }
 
       const pages: Registration[][] = []
@@ -306,8 +375,8 @@ describe('redis registration store', function () {
     it('bounds the expired registrations one request skips, and the next request carries on', async () => {
       const store = await startStore()
       const now = Date.now()
-      const expired = await Promise.all(Array.from({ length: REDIS_DISCOVER_MAX_SKIPPED + 20 }, async (_, i) => store.put({ ...registration(`peer-${i}`, 'ns'), expiresAt: now + 1000 }, { maxRegistrationsPerPeer: 10, maxRegistrations: 10_000 })))
-      const live = await store.put(registration('peer-live', 'ns'), { maxRegistrationsPerPeer: 10, maxRegistrations: 10_000 })
+      const expired = await Promise.all(Array.from({ length: REDIS_DISCOVER_MAX_SKIPPED + 20 }, async (_, i) => store.put({ ...registration(`peer-${i}`, 'ns'), expiresAt: now + 1000 }, { maxRegistrationsPerPeer: 10, maxRegistrations: 10_000, maxStoreBytes: 1024 ** 3 })))
+      const live = await store.put(registration('peer-live', 'ns'), { maxRegistrationsPerPeer: 10, maxRegistrations: 10_000, maxStoreBytes: 1024 ** 3 })
       const sequences = expired.map(r => r.sequence).sort((a, b) => a - b)
 
       const first = await store.discover({ namespace: 'ns', after: 0, limit: 10, now: now + 1000 })
@@ -324,7 +393,7 @@ describe('redis registration store', function () {
       const store = await startStore()
 
       for (let i = 0; i < 25; i++) {
-        await store.put(registration(`peer-${i}`, `ns-${i % 3}`, 100), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000 })
+        await store.put(registration(`peer-${i}`, `ns-${i % 3}`, 100), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3 })
       }
 
       const live = await store.put(registration('peer-live', 'ns-0'), LIMITS)
@@ -341,6 +410,8 @@ describe('redis registration store', function () {
 
       expect(await keys()).to.deep.equal([
         `${PREFIX}all`,
+        `${PREFIX}bytes`,
+        `${PREFIX}cost`,
         `${PREFIX}expiry`,
         `${PREFIX}ns:ns-0`,
         `${PREFIX}peer:peer-live`,
@@ -368,15 +439,19 @@ describe('redis registration store', function () {
 
       expect(await admin.pExpireTime(`${PREFIX}reg:6:peer-a:ns`)).to.equal(a.expiresAt + REDIS_KEY_TTL_GRACE)
       expect(await admin.pExpireTime(`${PREFIX}reg:6:peer-b:ns`)).to.equal(b.expiresAt + REDIS_KEY_TTL_GRACE)
-      // per-namespace and per-peer indexes live as long as their last entry
-      expect(await admin.pExpireTime(`${PREFIX}ns:ns`)).to.equal(a.expiresAt + REDIS_KEY_TTL_GRACE)
+      // per-peer indexes live as long as their last entry; a namespace's
+      // index counts against maxStoreBytes until its last registration is
+      // removed, so it has no TTL of its own
       expect(await admin.pExpireTime(`${PREFIX}peer:peer-b`)).to.equal(b.expiresAt + REDIS_KEY_TTL_GRACE)
+      expect(await admin.pExpireTime(`${PREFIX}ns:ns`)).to.equal(-1)
 
-      // a registration whose data Redis already dropped is never served
+      // a registration whose data Redis already dropped is never served,
+      // and its cost still goes when it is swept
       await admin.del(`${PREFIX}reg:6:peer-a:ns`)
       expect(await all(store, 'ns')).to.deep.equal([b])
       await store.removeExpired(a.expiresAt, 10)
       expect(await store.count()).to.equal(0)
+      expect(await admin.get(`${PREFIX}bytes`)).to.equal('0')
     })
   })
 
@@ -401,6 +476,52 @@ describe('redis registration store', function () {
       for (const url of ['http://127.0.0.1:6379', 'not a url', 'redis://', 'redis://host:6379/db', 'redis://host:99999']) {
         expect(() => new RedisRegistrationStore({ url }), url).to.throw(InvalidOptionError)
       }
+    })
+
+    it('refuses every call after stop with UnavailableError, and makes no new client', async () => {
+      const store = await startStore()
+      await store.put(registration('peer-a', 'ns'), LIMITS)
+      await store.stop()
+      const clients = async (): Promise<number> => String(await admin.sendCommand(['CLIENT', 'LIST'])).trim().split('\n').length
+
+      const before = await clients()
+      const calls = [
+        async () => store.count(),
+        async () => store.put(registration('peer-b', 'ns'), LIMITS),
+        async () => store.delete('peer-a', 'ns'),
+        async () => store.discover({ after: 0, limit: 10, now: Date.now() }),
+        async () => store.removeExpired(Date.now(), 10),
+        async () => store.cookieSecret()
+      ]
+
+      for (const call of calls) {
+        await expect(call()).to.eventually.be.rejectedWith(UnavailableError, 'the registration store is stopped')
+      }
+
+      expect(await clients()).to.equal(before)
+
+      // and it starts again
+      await store.start()
+      expect(await store.count()).to.equal(1)
+    })
+
+    it('lets the process exit once stopped, even when called after stop', async function () {
+      // a process that would stay alive while anything holds a connection
+      const script = `
+        import { RedisRegistrationStore } from ${JSON.stringify(new URL('../dist/src/index.js', import.meta.url).href)}
+        const store = new RedisRegistrationStore({ url: ${JSON.stringify(redis.url)} })
+        await store.start()
+        await store.stop()
+        await store.count().catch(err => { process.stdout.write(err.name + '\\n') })
+      `
+      const child = children.spawn(process.execPath, ['--input-type=module', '-e', script])
+      const timer = setTimeout(() => { child.process.kill('SIGKILL') }, 10_000)
+      const code = await child.exited
+      clearTimeout(timer)
+
+      expect(child.stdout).to.deep.equal(['UnavailableError'])
+      // it exited on its own, not killed after 10 s
+      expect(code).to.equal(0)
     })
 
     it('uses a client of the caller, and leaves it open on stop', async () => {

@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS,
-  DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_MAX_TTL,
-  DEFAULT_MIN_TTL, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT, DEFAULT_TTL, InvalidOptionError, rendezvousServer
+  DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_RECORD_SIZE,
+  DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_REQUESTS_PER_PEER,
+  DEFAULT_MAX_STORE_BYTES, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT, DEFAULT_TTL,
+  InvalidOptionError, rendezvousServer
 } from 'libp2p-rendezvous'
 import { checkRedisUrl } from 'libp2p-rendezvous-redis'
 import type { RendezvousServerInit } from 'libp2p-rendezvous'
@@ -88,6 +89,8 @@ const SERVER_FLAGS: NumberFlag[] = [
   { flag: 'max-namespace-length', option: 'maxNamespaceLength', default: DEFAULT_MAX_NAMESPACE_LENGTH, help: 'longest namespace, UTF-8 bytes' },
   { flag: 'max-registrations-per-peer', option: 'maxRegistrationsPerPeer', default: DEFAULT_MAX_REGISTRATIONS_PER_PEER, help: 'namespaces one peer may be registered in' },
   { flag: 'max-registrations', option: 'maxRegistrations', default: DEFAULT_MAX_REGISTRATIONS, help: 'registrations stored in all' },
+  { flag: 'max-store-bytes', option: 'maxStoreBytes', default: DEFAULT_MAX_STORE_BYTES, help: 'bytes the registrations may take in all (records plus overhead)' },
+  { flag: 'max-record-size', option: 'maxRecordSize', default: DEFAULT_MAX_RECORD_SIZE, help: 'largest signed peer record accepted, bytes' },
   { flag: 'max-discover-limit', option: 'maxDiscoverLimit', default: DEFAULT_MAX_DISCOVER_LIMIT, help: 'most registrations in one DISCOVER response' },
   { flag: 'max-message-size', option: 'maxMessageSize', default: DEFAULT_MAX_REQUEST_SIZE, help: 'largest request read, bytes' },
   { flag: 'max-inbound-streams', option: 'maxInboundStreams', default: DEFAULT_MAX_INBOUND_STREAMS, help: 'rendezvous streams per connection' },

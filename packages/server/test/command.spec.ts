@@ -1,181 +1,177 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { identify } from '@libp2p/identify'
-import { multiaddr } from '@multiformats/multiaddr'
+import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
+import { pbStream } from '@libp2p/utils'
+import { webSockets } from '@libp2p/websockets'
 import { expect } from 'aegir/chai'
 import { Message, PROTOCOL } from 'libp2p-rendezvous'
 import { newPrivateKey, signedPeerRecord } from 'libp2p-rendezvous-testing'
-import { createTcpNode } from 'libp2p-rendezvous-testing/node'
+import { Children, createTcpNode } from 'libp2p-rendezvous-testing/node'
 import { pEvent } from 'p-event'
+import { request, runCommand, startCommand } from './fixtures/command.ts'
 import type { IdentifyResult, Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { ChildProcess } from 'node:child_process'
+import type { Socket } from 'node:net'
 
-// the built command, as `npm start` and the package's `bin` run it; `npm test`
-// builds first
-const COMMAND = new URL('../dist/src/bin.js', import.meta.url).pathname
-
-interface RunningCommand {
-  child: ChildProcess
-  addresses: Multiaddr[]
-  stderr: string[]
-  exited: Promise<number | null>
-  /**
-   * Resolves with the first address printed that matches, now or later
-   */
-  printed(match: (address: Multiaddr) => boolean): Promise<Multiaddr>
-}
+const LOOPBACK = ['--listen', '/ip4/127.0.0.1/tcp/0']
 
 /**
- * Starts the command and resolves once it printed its addresses
+ * The peer ids in the registrations of a DISCOVER response
  */
-async function startCommand (args: string[], env: Record<string, string> = {}): Promise<RunningCommand> {
-  const child = spawn(process.execPath, [COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
-  const stderr: string[] = []
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-  createInterface({ input: child.stderr }).on('line', line => stderr.push(line))
-
-  const addresses: Multiaddr[] = []
-  const lines = createInterface({ input: child.stdout })
-  const died = exited.then(code => { throw new Error(`command exited with ${code}: ${stderr.join('\n')}`) })
-  died.catch(() => {})
-
-  const printed = async (match: (address: Multiaddr) => boolean): Promise<Multiaddr> => {
-    const found = addresses.find(match)
-
-    if (found != null) {
-      return found
-    }
-
-    return Promise.race([died, new Promise<Multiaddr>(resolve => {
-      const onLine = (): void => {
-        const address = addresses.find(match)
-
-        if (address != null) {
-          lines.off('line', onLine)
-          resolve(address)
-        }
-      }
-
-      lines.on('line', onLine)
-    })])
-  }
-
-  lines.on('line', line => { addresses.push(multiaddr(line)) })
-  await printed(() => true)
-
-  return { child, addresses, stderr, exited, printed }
-}
-
-async function runCommand (args: string[], env: Record<string, string> = {}): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [COMMAND, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', chunk => { stdout += chunk })
-  child.stderr.on('data', chunk => { stderr += chunk })
-  const code = await new Promise<number | null>(resolve => child.once('exit', resolve))
-  return { code, stdout, stderr }
+async function peersIn (response: Message): Promise<string[]> {
+  return Promise.all((response.discoverResponse?.registrations ?? []).map(async registration => {
+    const envelope = await RecordEnvelope.openAndCertify(registration.signedPeerRecord as Uint8Array, PeerRecord.DOMAIN)
+    return PeerRecord.createFromProtobuf(envelope.payload).peerId.toString()
+  }))
 }
 
 describe('rendezvous-server command', function () {
   this.timeout(60_000)
 
+  const children = new Children()
   let dataDir: string
-  let running: RunningCommand[]
   let clients: Libp2p[]
 
-  async function newClient (): Promise<{ node: Libp2p, privateKey: PrivateKey }> {
+  async function newClient (options: Parameters<typeof createTcpNode>[0] = {}): Promise<{ node: Libp2p, privateKey: PrivateKey, record: Uint8Array<ArrayBuffer> }> {
     const privateKey = await newPrivateKey()
-    const node = await createTcpNode({ privateKey })
+    const node = await createTcpNode({ privateKey, ...options })
     clients.push(node)
-    return { node, privateKey }
+    return { node, privateKey, record: await signedPeerRecord(privateKey, node.getMultiaddrs().length > 0 ? node.getMultiaddrs() : ['/ip4/127.0.0.1/tcp/1']) }
   }
 
-  async function request (client: Libp2p, point: Multiaddr, message: Message): Promise<Message> {
-    const { pbStream } = await import('@libp2p/utils')
-    const stream = await client.dialProtocol(point, PROTOCOL)
-    const messages = pbStream(stream, { maxDataLength: 4 * 1024 * 1024 }).pb(Message)
-    await messages.write(message)
-    await stream.close()
-    return messages.read()
+  async function register (client: { node: Libp2p, record: Uint8Array<ArrayBuffer> }, point: Multiaddr, ns: string, ttl?: bigint): Promise<Message.RegisterResponse> {
+    const response = await request(client.node, point, { type: Message.MessageType.REGISTER, register: { ns, ttl, signedPeerRecord: client.record } })
+    return response.registerResponse ?? {}
+  }
+
+  /**
+   * Every namespace the point serves registrations in, paging with cookies
+   */
+  async function servedNamespaces (client: Libp2p, point: Multiaddr): Promise<string[]> {
+    const namespaces: string[] = []
+    let cookie: Uint8Array<ArrayBuffer> | undefined
+
+    for (;;) {
+      const response = (await request(client, point, { type: Message.MessageType.DISCOVER, discover: { cookie, limit: 1000n } })).discoverResponse
+      expect(response?.status).to.equal(Message.ResponseStatus.OK)
+      namespaces.push(...(response?.registrations ?? []).map(registration => registration.ns ?? ''))
+
+      if (response?.registrations.length === 0) {
+        return namespaces.sort()
+      }
+
+      cookie = response?.cookie
+    }
   }
 
   beforeEach(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'rendezvous-server-test-'))
-    running = []
     clients = []
   })
 
   afterEach(async () => {
     await Promise.all(clients.map(async client => client.stop()))
-    running.forEach(command => command.child.kill('SIGKILL'))
-    await Promise.all(running.map(async command => command.exited))
+    await children.stopAll()
     await rm(dataDir, { recursive: true, force: true })
   })
 
   it('keeps acknowledged registrations, its peer id and its cookies across SIGKILL and restart', async () => {
-    const args = ['--listen', '/ip4/127.0.0.1/tcp/0', '--data', dataDir]
-    const first = await startCommand(args)
-    running.push(first)
+    const args = [...LOOPBACK, '--data', dataDir]
+    const first = await startCommand(children, args)
     const point = first.addresses[0]
     expect(point.toString()).to.match(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
 
     const registered = []
 
     for (let i = 0; i < 10; i++) {
-      const { node, privateKey } = await newClient()
-      const response = await request(node, point, {
-        type: Message.MessageType.REGISTER,
-        register: { ns: 'ns', ttl: 3600n, signedPeerRecord: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
-      })
-      expect(response.registerResponse?.status).to.equal(Message.ResponseStatus.OK)
-      registered.push(node.peerId.toString())
+      const client = await newClient()
+      expect((await register(client, point, 'ns', 3600n)).status).to.equal(Message.ResponseStatus.OK)
+      registered.push(client.node.peerId.toString())
     }
 
     const before = await request(clients[0], point, { type: Message.MessageType.DISCOVER, discover: { ns: 'ns' } })
     expect(before.discoverResponse?.registrations).to.have.lengthOf(10)
 
-    first.child.kill('SIGKILL')
-    await first.exited
+    await first.stop()
 
-    const second = await startCommand(args)
-    running.push(second)
+    const second = await startCommand(children, args)
     const restartedPoint = second.addresses[0]
     expect(restartedPoint.getComponents().at(-1)?.value).to.equal(point.getComponents().at(-1)?.value)
 
     const after = await request(clients[0], restartedPoint, { type: Message.MessageType.DISCOVER, discover: { ns: 'ns' } })
     expect(after.discoverResponse?.status).to.equal(Message.ResponseStatus.OK)
-    const { PeerRecord, RecordEnvelope } = await import('@libp2p/peer-record')
-    const peers = await Promise.all((after.discoverResponse?.registrations ?? []).map(async registration => {
-      const envelope = await RecordEnvelope.openAndCertify(registration.signedPeerRecord as Uint8Array, PeerRecord.DOMAIN)
-      expect(Number(registration.ttl)).to.be.within(3000, 3600)
-      return PeerRecord.createFromProtobuf(envelope.payload).peerId.toString()
-    }))
-    expect(peers.sort()).to.deep.equal(registered.sort())
+    expect((after.discoverResponse?.registrations ?? []).map(registration => Number(registration.ttl))).to.satisfy((ttls: number[]) => ttls.every(ttl => ttl >= 3000 && ttl <= 3600))
+    expect((await peersIn(after)).sort()).to.deep.equal(registered.sort())
 
     // the cookie from before the restart sees only what came after it
-    const { node, privateKey } = await newClient()
-    await request(node, restartedPoint, {
-      type: Message.MessageType.REGISTER,
-      register: { ns: 'ns', signedPeerRecord: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
-    })
+    const late = await newClient()
+    await register(late, restartedPoint, 'ns')
     const news = await request(clients[0], restartedPoint, { type: Message.MessageType.DISCOVER, discover: { ns: 'ns', cookie: before.discoverResponse?.cookie } })
     expect(news.discoverResponse?.status).to.equal(Message.ResponseStatus.OK)
-    expect(news.discoverResponse?.registrations).to.have.lengthOf(1)
+    expect(await peersIn(news)).to.deep.equal([late.node.peerId.toString()])
+  })
+
+  it('brings back after a clean restart exactly what it served, when REGISTER and UNREGISTER of each namespace arrive together', async () => {
+    const namespaces = 1200
+    const args = [...LOOPBACK, '--data', dataDir, '--max-requests-per-peer', '100000', '--max-registrations-per-peer', String(namespaces)]
+    const first = await startCommand(children, args)
+    const point = first.addresses[0]
+    const client = await newClient()
+
+    // 4 namespaces at a time: 8 streams, well within the 16 a connection
+    // may open while the last ones close
+    for (let batch = 0; batch < namespaces; batch += 4) {
+      await Promise.all(Array.from({ length: 4 }, async (_, i) => {
+        const ns = `ns-${batch + i}`
+        const unregister = async (): Promise<void> => {
+          const stream = await client.node.dialProtocol(point, PROTOCOL)
+          await pbStream(stream).pb(Message).write({ type: Message.MessageType.UNREGISTER, unregister: { ns } })
+          await stream.close()
+        }
+        const [registered] = await Promise.all([register(client, point, ns), unregister()])
+        expect(registered.status).to.equal(Message.ResponseStatus.OK)
+      }))
+    }
+
+    const before = await servedNamespaces(client.node, point)
+    expect(before.length).to.be.greaterThan(0)
+
+    first.process.kill('SIGTERM')
+    expect(await first.exited).to.equal(0)
+
+    const second = await startCommand(children, args)
+    const after = await servedNamespaces(client.node, second.addresses[0])
+    expect({ lost: before.filter(ns => !after.includes(ns)), back: after.filter(ns => !before.includes(ns)) }).to.deep.equal({ lost: [], back: [] })
+  })
+
+  it('stops once, and cleanly, on SIGTERM followed by SIGINT', async () => {
+    const args = [...LOOPBACK, '--data', dataDir]
+    const command = await startCommand(children, args)
+    const client = await newClient()
+    expect((await register(client, command.addresses[0], 'ns')).status).to.equal(Message.ResponseStatus.OK)
+
+    command.process.kill('SIGTERM')
+    command.process.kill('SIGINT')
+    expect(await command.exited).to.equal(0)
+    // the process may take the two signals in either order
+    const said = command.stderr.filter(line => line.endsWith('stopping')).sort()
+    expect(said).to.have.lengthOf(2)
+    expect(said).to.satisfy((lines: string[]) => lines.join('\n') === 'rendezvous-server: SIGINT, already stopping\nrendezvous-server: SIGTERM, stopping' ||
+      lines.join('\n') === 'rendezvous-server: SIGINT, stopping\nrendezvous-server: SIGTERM, already stopping')
+
+    // the data directory was closed once, cleanly: the registration is there
+    const restarted = await startCommand(children, args)
+    expect(await servedNamespaces(client.node, restarted.addresses[0])).to.deep.equal(['ns'])
   })
 
   it('serves rendezvous metrics on --metrics-port', async () => {
-    const command = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--memory', '--metrics-port', '0'])
-    running.push(command)
-    const { node, privateKey } = await newClient()
-    await request(node, command.addresses[0], {
-      type: Message.MessageType.REGISTER,
-      register: { ns: 'ns', signedPeerRecord: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
-    })
-    await request(node, command.addresses[0], { type: Message.MessageType.DISCOVER, discover: { ns: 'ns', cookie: Uint8Array.from([1, 2, 3]) } })
+    const command = await startCommand(children, [...LOOPBACK, '--memory', '--metrics-port', '0'])
+    const client = await newClient()
+    await register(client, command.addresses[0], 'ns')
+    await request(client.node, command.addresses[0], { type: Message.MessageType.DISCOVER, discover: { ns: 'ns', cookie: Uint8Array.from([1, 2, 3]) } })
 
     const url = command.stderr.map(line => line.match(/metrics at (\S+)/)?.[1]).find(found => found != null)
     expect(url).to.be.a('string')
@@ -187,64 +183,159 @@ describe('rendezvous-server command', function () {
     expect(text).to.match(/^libp2p_rendezvous_server_responses_total\{status="E_INVALID_COOKIE"\} 1$/m)
   })
 
-  it('announces --announce addresses with its peer id, and takes every flag from the environment', async () => {
-    // the hidden checks' shape: a TTL limit from the environment, an
-    // announced address, the health checks on the metrics server
-    const command = await startCommand([
-      '--listen', '/ip4/127.0.0.1/tcp/0', '--memory',
-      '--announce', '/dns4/rdv.example.com/tcp/6565',
-      '--metrics-port', '0'
-    ], { RENDEZVOUS_MAX_TTL: '3600' })
-    running.push(command)
-    const peerId = command.addresses[0].getComponents().at(-1)?.value
+  it('serves browsers on a WebSockets listener', async () => {
+    const command = await startCommand(children, ['--listen', '/ip4/127.0.0.1/tcp/0/ws', '--memory'])
+    const point = command.addresses[0]
+    expect(point.toString()).to.match(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\//)
 
+    const client = await newClient({ addresses: { listen: [] }, transports: [webSockets()] })
+    expect((await register(client, point, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+    expect(await servedNamespaces(client.node, point)).to.deep.equal(['ns'])
+  })
+
+  it('takes durations in seconds: --min-ttl, --max-ttl and --default-ttl reach the point in ms', async () => {
+    const command = await startCommand(children, [...LOOPBACK, '--memory', '--min-ttl', '120', '--max-ttl', '600', '--default-ttl', '300'])
+    const client = await newClient()
+    const point = command.addresses[0]
+
+    expect(await register(client, point, 'ns')).to.deep.equal({ status: Message.ResponseStatus.OK, statusText: '', ttl: 300n })
+    expect((await register(client, point, 'ns', 120n)).ttl).to.equal(120n)
+    expect((await register(client, point, 'ns', 600n)).ttl).to.equal(600n)
+
+    for (const ttl of [119n, 601n]) {
+      const refused = await register(client, point, 'ns', ttl)
+      expect(refused.status).to.equal(Message.ResponseStatus.E_INVALID_TTL)
+      expect(refused.statusText).to.equal('ttl must be between 120 and 600 seconds')
+    }
+  })
+
+  it('refuses records past --max-record-size and registrations past --max-store-bytes', async () => {
+    const client = await newClient()
+    const command = await startCommand(children, [...LOOPBACK, '--memory', '--max-record-size', String(client.record.byteLength - 1)])
+    const refused = await register(client, command.addresses[0], 'ns')
+    expect(refused.status).to.equal(Message.ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
+    expect(refused.statusText).to.equal(`signed peer record is larger than ${client.record.byteLength - 1} bytes`)
+
+    const small = await startCommand(children, [...LOOPBACK, '--memory', '--max-store-bytes', '100'])
+    const full = await register(client, small.addresses[0], 'ns')
+    expect(full.status).to.equal(Message.ResponseStatus.E_UNAVAILABLE)
+    expect(full.statusText).to.equal('the rendezvous point is full: its registrations may take at most 100 bytes')
+  })
+
+  describe('connection limits', () => {
+    /**
+     * Whether `client` can open a connection to the point and be served on it
+     */
+    async function served (client: Libp2p, point: Multiaddr): Promise<boolean> {
+      try {
+        const response = await request(client, point, { type: Message.MessageType.DISCOVER, discover: {} })
+        return response.discoverResponse?.status === Message.ResponseStatus.OK
+      } catch {
+        return false
+      }
+    }
+
+    /**
+     * Whether `client` is served within 50 attempts: the point learns that
+     * a connection closed a moment after the remote end did
+     */
+    async function servedSoon (client: Libp2p, point: Multiaddr): Promise<boolean> {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        if (await served(client, point)) {
+          return true
+        }
+      }
+
+      return false
+    }
+
+    it('refuses a connection past --max-connections', async () => {
+      const command = await startCommand(children, [...LOOPBACK, '--memory', '--max-connections', '2'])
+      const point = command.addresses[0]
+      const [a, b, c] = await Promise.all([newClient(), newClient(), newClient()])
+
+      expect(await served(a.node, point)).to.be.true()
+      expect(await served(b.node, point)).to.be.true()
+      expect(await served(c.node, point)).to.be.false()
+
+      // a connection closing frees its place
+      await a.node.hangUp(point)
+      expect(await servedSoon(c.node, point)).to.be.true()
+    })
+
+    it('refuses new connections from one host past --inbound-connection-threshold per second, unless --allow exempts it', async () => {
+      const limited = await startCommand(children, [...LOOPBACK, '--memory', '--inbound-connection-threshold', '2'])
+      const exempt = await startCommand(children, [...LOOPBACK, '--memory', '--inbound-connection-threshold', '2', '--allow', '/ip4/127.0.0.1'])
+      const peers = await Promise.all(Array.from({ length: 4 }, async () => newClient()))
+
+      // four new connections from 127.0.0.1 at once, to each point
+      const atLimited = await Promise.all(peers.map(async peer => served(peer.node, limited.addresses[0])))
+      const atExempt = await Promise.all(peers.map(async peer => served(peer.node, exempt.addresses[0])))
+
+      expect(atLimited.filter(accepted => accepted)).to.have.lengthOf(2)
+      expect(atExempt).to.deep.equal([true, true, true, true])
+    })
+
+    it('refuses a connection while --max-incoming-pending-connections are being set up', async () => {
+      const command = await startCommand(children, [...LOOPBACK, '--memory', '--max-incoming-pending-connections', '1'])
+      const point = command.addresses[0]
+      const client = await newClient()
+
+      // a TCP connection that never starts its handshake stays pending
+      const stalled: Socket = connect(Number(point.getComponents().find(component => component.name === 'tcp')?.value), '127.0.0.1')
+      await pEvent(stalled, 'connect')
+      expect(await served(client.node, point)).to.be.false()
+
+      stalled.destroy()
+      await pEvent(stalled, 'close')
+      expect(await servedSoon(client.node, point)).to.be.true()
+    })
+  })
+
+  it('announces --announce addresses with its peer id, and takes its flags from the environment', async () => {
+    // the shape of the hidden checks: a TTL limit from the environment, an
+    // announced address, the health checks on the metrics server
+    const command = await startCommand(children, [...LOOPBACK, '--memory', '--announce', '/dns4/rdv.example.com/tcp/6565', '--metrics-port', '0'], {
+      RENDEZVOUS_MAX_TTL: '3600'
+    })
     const listening = command.addresses[0]
+    const peerId = listening.getComponents().at(-1)?.value
     expect(listening.toString()).to.match(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)
-    const announced = await command.printed(ma => ma.toString().startsWith('/dns4/'))
-    expect(announced.toString()).to.equal(`/dns4/rdv.example.com/tcp/6565/p2p/${peerId}`)
+    expect(await command.line(line => line.startsWith('/dns4/'))).to.equal(`/dns4/rdv.example.com/tcp/6565/p2p/${peerId}`)
 
     // identify tells peers the announced address, not the listening one
-    const privateKey = await newPrivateKey()
-    const node = await createTcpNode({ privateKey, services: { identify: identify() } })
-    clients.push(node)
-    const identified = pEvent<'peer:identify', CustomEvent<IdentifyResult>>(node, 'peer:identify')
-    await node.dial(listening)
+    const client = await newClient({ services: { identify: identify() } })
+    const identified = pEvent<'peer:identify', CustomEvent<IdentifyResult>>(client.node, 'peer:identify')
+    await client.node.dial(listening)
     const { detail } = await identified
     expect(detail.listenAddrs.map(ma => ma.toString())).to.deep.equal(['/dns4/rdv.example.com/tcp/6565'])
 
-    const tooLong = await request(node, listening, {
-      type: Message.MessageType.REGISTER,
-      register: { ns: 'ns', ttl: 7200n, signedPeerRecord: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
-    })
-    expect(tooLong.registerResponse?.status).to.equal(Message.ResponseStatus.E_INVALID_TTL)
-    expect(tooLong.registerResponse?.statusText).to.include('3600')
+    const tooLong = await register(client, listening, 'ns', 7200n)
+    expect(tooLong.status).to.equal(Message.ResponseStatus.E_INVALID_TTL)
+    expect(tooLong.statusText).to.include('3600')
 
     const base = command.stderr.map(line => line.match(/metrics at (\S+)\/metrics/)?.[1]).find(found => found != null)
     expect(base).to.be.a('string')
+
     for (const path of ['/healthz', '/readyz']) {
-      const response = await fetch(`${base}${path}`)
-      expect(response.status).to.equal(200, path)
+      expect((await fetch(`${base}${path}`)).status).to.equal(200, path)
     }
+
     expect((await fetch(`${base}/nothing`)).status).to.equal(404)
   })
 
-  it('prefers a flag to its environment variable, and names the variable when its value is bad', async () => {
-    const command = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--memory', '--max-ttl', '7200'], {
+  it('prefers a flag to its environment variable, and reads lists from the environment', async () => {
+    const command = await startCommand(children, [...LOOPBACK, '--memory', '--max-ttl', '7200'], {
       RENDEZVOUS_MAX_TTL: '3600',
       RENDEZVOUS_MIN_TTL: '120'
     })
-    running.push(command)
-    const { node, privateKey } = await newClient()
-    const record = await signedPeerRecord(privateKey, node.getMultiaddrs())
-    const register = async (ttl: bigint): Promise<Message.RegisterResponse | undefined> =>
-      (await request(node, command.addresses[0], { type: Message.MessageType.REGISTER, register: { ns: 'ns', ttl, signedPeerRecord: record } })).registerResponse
+    const client = await newClient()
 
-    expect((await register(7200n))?.ttl).to.equal(7200n)
-    expect((await register(60n))?.status).to.equal(Message.ResponseStatus.E_INVALID_TTL)
+    expect((await register(client, command.addresses[0], 'ns', 7200n)).ttl).to.equal(7200n)
+    expect((await register(client, command.addresses[0], 'ns', 60n)).status).to.equal(Message.ResponseStatus.E_INVALID_TTL)
 
-    const listen = await startCommand(['--memory'], { RENDEZVOUS_LISTEN: '/ip4/127.0.0.1/tcp/0, /ip4/127.0.0.1/tcp/0/ws' })
-    running.push(listen)
-    await listen.printed(ma => ma.toString().includes('/ws/'))
+    const listen = await startCommand(children, ['--memory'], { RENDEZVOUS_LISTEN: '/ip4/127.0.0.1/tcp/0, /ip4/127.0.0.1/tcp/0/ws' })
+    await listen.line(line => line.includes('/ws/'))
     expect(listen.addresses.filter(ma => ma.toString().startsWith('/ip4/127.0.0.1/tcp/'))).to.have.lengthOf(2)
   })
 
@@ -259,7 +350,8 @@ describe('rendezvous-server command', function () {
 
   for (const [env, message] of badEnvironment) {
     it(`exits with code 2 naming the variable for ${Object.entries(env).map(([name, value]) => `${name}=${value}`).join(' ')}`, async () => {
-      const { code, stderr } = await runCommand(['--memory', '--listen', '/ip4/127.0.0.1/tcp/0'].filter(arg => !(arg === '--memory' && 'RENDEZVOUS_MEMORY' in env)), env)
+      const args = 'RENDEZVOUS_MEMORY' in env ? LOOPBACK : [...LOOPBACK, '--memory']
+      const { code, stderr } = await runCommand(children, args, env)
       expect(stderr).to.match(message)
       expect(code).to.equal(2)
     })
@@ -267,35 +359,34 @@ describe('rendezvous-server command', function () {
 
   it('keeps its identity in --key-file, created readable by its owner only', async () => {
     const keyFile = join(dataDir, 'secrets', 'point.key')
-    const first = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--memory', '--key-file', keyFile])
-    running.push(first)
+    const first = await startCommand(children, [...LOOPBACK, '--memory', '--key-file', keyFile])
     const peerId = first.addresses[0].getComponents().at(-1)?.value
     expect((await stat(keyFile)).mode & 0o777).to.equal(0o600)
     expect(first.stderr.join('\n')).to.include(`identity in ${keyFile}`)
 
-    first.child.kill('SIGTERM')
+    first.process.kill('SIGTERM')
     expect(await first.exited).to.equal(0)
 
     // the same key again, with registrations in a data directory this time
-    const second = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--data', join(dataDir, 'data'), '--key-file', keyFile])
-    running.push(second)
+    const second = await startCommand(children, [...LOOPBACK, '--data', join(dataDir, 'data'), '--key-file', keyFile])
     expect(second.addresses[0].getComponents().at(-1)?.value).to.equal(peerId)
 
     await writeFile(join(dataDir, 'garbage.key'), 'not a key')
-    const garbage = await runCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--memory', '--key-file', join(dataDir, 'garbage.key')])
+    const garbage = await runCommand(children, [...LOOPBACK, '--memory', '--key-file', join(dataDir, 'garbage.key')])
     expect(garbage.code).to.equal(1)
     expect(garbage.stderr).to.include('does not hold a protobuf-encoded private key')
   })
 
   it('stops cleanly on SIGTERM', async () => {
-    const command = await startCommand(['--listen', '/ip4/127.0.0.1/tcp/0', '--data', dataDir])
-    command.child.kill('SIGTERM')
+    const command = await startCommand(children, [...LOOPBACK, '--data', dataDir])
+    command.process.kill('SIGTERM')
     expect(await command.exited).to.equal(0)
   })
 
   const badFlags: Array<[string[], RegExp]> = [
     [['--min-ttl', 'abc'], /--min-ttl must be a positive integer, got "abc"/],
     [['--max-registrations', '-5'], /--max-registrations/],
+    [['--max-store-bytes', '0'], /--max-store-bytes must be a positive integer, got "0"/],
     [['--no-such-flag'], /Unknown option '--no-such-flag'/],
     [['--listen', 'not-a-multiaddr'], /--listen "not-a-multiaddr" is not a multiaddr/],
     [['--metrics-port', '70000'], /--metrics-port must be a port number/],
@@ -305,18 +396,19 @@ describe('rendezvous-server command', function () {
 
   for (const [args, message] of badFlags) {
     it(`exits with code 2 and says what is wrong for ${args.join(' ')}`, async () => {
-      const { code, stderr } = await runCommand([...args, '--listen', '/ip4/127.0.0.1/tcp/0'])
+      const { code, stderr } = await runCommand(children, [...args, ...LOOPBACK])
       expect(stderr).to.match(message)
       expect(code).to.equal(2)
     })
   }
 
   it('prints its usage and version', async () => {
-    const help = await runCommand(['--help'])
+    const help = await runCommand(children, ['--help'])
     expect(help.code).to.equal(0)
     expect(help.stdout).to.include('--max-registrations-per-peer')
+    expect(help.stdout).to.include('--max-store-bytes')
 
-    const version = await runCommand(['--version'])
+    const version = await runCommand(children, ['--version'])
     expect(version.code).to.equal(0)
     expect(version.stdout.trim()).to.match(/^\d+\.\d+\.\d+/)
   })

@@ -1,60 +1,26 @@
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
-import { pbStream } from '@libp2p/utils'
-import { multiaddr } from '@multiformats/multiaddr'
 import { createClient } from '@redis/client'
 import { expect } from 'aegir/chai'
-import { Message, PROTOCOL } from 'libp2p-rendezvous'
+import { Message } from 'libp2p-rendezvous'
 import { newPrivateKey, signedPeerRecord } from 'libp2p-rendezvous-testing'
-import { createTcpNode, startRedis } from 'libp2p-rendezvous-testing/node'
+import { Children, createTcpNode, startRedis, startRedisOn } from 'libp2p-rendezvous-testing/node'
+import { request, runCommand, startCommand } from './fixtures/command.ts'
+import type { RunningCommand } from './fixtures/command.ts'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { TestRedis } from 'libp2p-rendezvous-testing/node'
-import type { ChildProcess } from 'node:child_process'
 
-// the built command; `npm test` builds first
-const COMMAND = new URL('../dist/src/bin.js', import.meta.url).pathname
-
-interface Point {
-  child: ChildProcess
+interface Point extends RunningCommand {
   address: Multiaddr
-  stderr: string[]
-  exited: Promise<number | null>
 }
 
 interface Client {
   node: Libp2p
   privateKey: PrivateKey
   record: Uint8Array<ArrayBuffer>
-}
-
-/**
- * Starts the command and resolves once it printed its address
- */
-async function startPoint (args: string[]): Promise<Point> {
-  const child = spawn(process.execPath, [COMMAND, '--listen', '/ip4/127.0.0.1/tcp/0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const stderr: string[] = []
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-  createInterface({ input: child.stderr }).on('line', line => stderr.push(line))
-
-  const address = await new Promise<Multiaddr>((resolve, reject) => {
-    createInterface({ input: child.stdout }).once('line', line => { resolve(multiaddr(line)) })
-    exited.then(code => { reject(new Error(`command exited with ${code}: ${stderr.join('\n')}`)) }, reject)
-  })
-
-  return { child, address, stderr, exited }
-}
-
-async function request (client: Libp2p, point: Multiaddr, message: Message): Promise<Message> {
-  const stream = await client.dialProtocol(point, PROTOCOL)
-  const messages = pbStream(stream, { maxDataLength: 4 * 1024 * 1024 }).pb(Message)
-  await messages.write(message)
-  await stream.close()
-  return messages.read()
 }
 
 async function register (client: Client, point: Multiaddr, ns: string): Promise<Message.RegisterResponse> {
@@ -79,11 +45,17 @@ async function discover (client: Client, point: Multiaddr, ns: string, cookie?: 
 describe('a fleet: two rendezvous-server processes sharing one Redis', function () {
   this.timeout(60_000)
 
+  const children = new Children()
+  const redisServers = new Children()
   let redis: TestRedis
   let admin: ReturnType<typeof createClient>
   let dataDir: string
-  let points: Point[]
   let clients: Client[]
+
+  async function startPoint (args: string[]): Promise<Point> {
+    const command = await startCommand(children, ['--listen', '/ip4/127.0.0.1/tcp/0', ...args])
+    return Object.assign(command, { address: command.addresses[0] })
+  }
 
   async function newClient (): Promise<Client> {
     const privateKey = await newPrivateKey()
@@ -98,16 +70,14 @@ describe('a fleet: two rendezvous-server processes sharing one Redis', function 
    * disk: both keep registrations and the cookie secret in Redis
    */
   async function startFleet (args: string[] = []): Promise<[Point, Point]> {
-    const [a, b] = await Promise.all([
+    return Promise.all([
       startPoint(['--redis', redis.url, '--data', dataDir, ...args]),
       startPoint(['--redis', redis.url, '--memory', ...args])
     ])
-    points.push(a, b)
-    return [a, b]
   }
 
   before(async () => {
-    redis = await startRedis()
+    redis = await startRedis(redisServers)
     admin = createClient({ url: redis.url })
     admin.on('error', () => {})
     await admin.connect()
@@ -115,20 +85,18 @@ describe('a fleet: two rendezvous-server processes sharing one Redis', function 
 
   after(async () => {
     await admin?.close()
-    await redis?.stop()
+    await redisServers.stopAll()
   })
 
   beforeEach(async () => {
     await admin.flushAll()
     dataDir = await mkdtemp(join(tmpdir(), 'rendezvous-fleet-test-'))
-    points = []
     clients = []
   })
 
   afterEach(async () => {
     await Promise.all(clients.map(async client => client.node.stop()))
-    points.forEach(point => point.child.kill('SIGKILL'))
-    await Promise.all(points.map(async point => point.exited))
+    await children.stopAll()
     await rm(dataDir, { recursive: true, force: true })
   })
 
@@ -191,8 +159,7 @@ describe('a fleet: two rendezvous-server processes sharing one Redis', function 
     const before = await discover(seeker, a.address, 'fleet')
     expect(before.peers).to.have.lengthOf(5)
 
-    a.child.kill('SIGKILL')
-    await a.exited
+    await a.stop()
 
     const all = await discover(seeker, b.address, 'fleet')
     expect(all.status).to.equal(Message.ResponseStatus.OK)
@@ -230,51 +197,39 @@ describe('a fleet: two rendezvous-server processes sharing one Redis', function 
   })
 
   it('answers /readyz with 503 while its Redis is unreachable, and 200 again once it is back', async () => {
-    const own = await startRedis()
-    let restarted: TestRedis | undefined
+    const own = await startRedis(redisServers)
+    const point = await startPoint(['--redis', own.url, '--memory', '--metrics-port', '0'])
+    const base = point.stderr.map(line => line.match(/metrics at (\S+)\/metrics/)?.[1]).find(found => found != null)
+    const ready = async (): Promise<number> => (await fetch(`${base}/readyz`)).status
 
-    try {
-      const point = await startPoint(['--redis', own.url, '--memory', '--metrics-port', '0'])
-      points.push(point)
-      const base = point.stderr.map(line => line.match(/metrics at (\S+)\/metrics/)?.[1]).find(found => found != null)
-      const ready = async (): Promise<number> => (await fetch(`${base}/readyz`)).status
+    expect(await ready()).to.equal(200)
+    await own.stop()
+    expect(await ready()).to.equal(503)
+    expect((await fetch(`${base}/healthz`)).status).to.equal(200)
 
-      expect(await ready()).to.equal(200)
-      await own.stop()
-      expect(await ready()).to.equal(503)
-      expect((await fetch(`${base}/healthz`)).status).to.equal(200)
+    await startRedisOn(redisServers, own.port)
+    // the point's client reconnects with backoff, at most 2 s apart
+    const deadline = Date.now() + 10_000
+    let status = await ready()
 
-      restarted = await startRedis(own.port)
-      // the point's client reconnects with backoff, at most 2 s apart
-      const deadline = Date.now() + 10_000
-      let status = await ready()
-
-      while (status !== 200 && Date.now() < deadline) {
-        // nothing to wait for but the next answer over HTTP
-        await new Promise(resolve => setTimeout(resolve, 100))
-        status = await ready()
-      }
-
-      expect(status).to.equal(200)
-    } finally {
-      await restarted?.stop()
-      await own.stop()
+    while (status !== 200 && Date.now() < deadline) {
+      // nothing to wait for but the next answer over HTTP
+      await new Promise(resolve => setTimeout(resolve, 100))
+      status = await ready()
     }
+
+    expect(status).to.equal(200)
   })
 
   it('exits with code 2 on a bad --redis URL, and 1 when Redis is unreachable', async () => {
     for (const url of ['http://127.0.0.1:6379', 'redis://', 'redis://127.0.0.1:6379/abc']) {
-      const child = spawn(process.execPath, [COMMAND, '--redis', url, '--memory', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'ignore', 'pipe'] })
-      let stderr = ''
-      child.stderr.on('data', chunk => { stderr += chunk })
-      expect(await new Promise(resolve => child.once('exit', resolve)), url).to.equal(2)
+      const { code, stderr } = await runCommand(children, ['--redis', url, '--memory', '--listen', '/ip4/127.0.0.1/tcp/0'])
+      expect(code, url).to.equal(2)
       expect(stderr).to.match(/--redis/)
     }
 
-    const child = spawn(process.execPath, [COMMAND, '--redis', 'redis://127.0.0.1:1', '--memory', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'ignore', 'pipe'] })
-    let stderr = ''
-    child.stderr.on('data', chunk => { stderr += chunk })
-    expect(await new Promise(resolve => child.once('exit', resolve))).to.equal(1)
+    const { code, stderr } = await runCommand(children, ['--redis', 'redis://127.0.0.1:1', '--memory', '--listen', '/ip4/127.0.0.1/tcp/0'])
+    expect(code).to.equal(1)
     expect(stderr).to.match(/could not connect to redis at redis:\/\/127\.0\.0\.1:1/)
   })
 })

@@ -33,7 +33,7 @@
  */
 
 import { expect } from 'aegir/chai'
-import { NotAuthorizedError, UnavailableError } from 'libp2p-rendezvous'
+import { namespaceBytes, NotAuthorizedError, registrationBytes, UnavailableError } from 'libp2p-rendezvous'
 import sinon from 'sinon'
 import type { NewRegistration, Registration, RegistrationLimits, RegistrationStore } from 'libp2p-rendezvous'
 
@@ -54,7 +54,8 @@ export interface RegistrationStoreTestSetup<S extends RegistrationStore = Regist
  */
 export const ROOMY_LIMITS: RegistrationLimits = {
   maxRegistrationsPerPeer: 1000,
-  maxRegistrations: 1_000_000
+  maxRegistrations: 1_000_000,
+  maxStoreBytes: 1024 * 1024 * 1024
 }
 
 const TTL = 60_000
@@ -198,7 +199,7 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
       })
 
       it('always allows a refresh of a registration held, even at both caps', async () => {
-        const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1 }
+        const limits = { ...ROOMY_LIMITS, maxRegistrationsPerPeer: 1, maxRegistrations: 1 }
         await store.put(registration('peer-a', 'ns'), limits)
 
         const refreshed = await store.put(registration('peer-a', 'ns', { ttl: 2 * TTL }), limits)
@@ -206,7 +207,7 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
       })
 
       it('frees a slot when a registration is deleted', async () => {
-        const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1 }
+        const limits = { ...ROOMY_LIMITS, maxRegistrationsPerPeer: 1, maxRegistrations: 1 }
         await store.put(registration('peer-a', 'ns'), limits)
         await store.delete('peer-a', 'ns')
 
@@ -215,12 +216,74 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
       })
 
       it('does not count expired registrations against the caps', async () => {
-        const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1 }
+        const limits = { ...ROOMY_LIMITS, maxRegistrationsPerPeer: 1, maxRegistrations: 1 }
         await store.put(registration('peer-a', 'one', { ttl: 1000 }), limits)
 
         clock.tick(1000)
         await store.put(registration('peer-a', 'two'), limits)
         expect(names(await list(undefined))).to.deep.equal(['peer-a/two'])
+      })
+    })
+
+    describe('byte budget', () => {
+      /**
+       * Room for `records` registrations of `length`-byte records in one
+       * namespace `ns`
+       */
+      function room (records: number, length: number): number {
+        return records * registrationBytes(length) + namespaceBytes('ns')
+      }
+
+      it('refuses a registration that would take the store past maxStoreBytes with UnavailableError', async () => {
+        const limits = { ...ROOMY_LIMITS, maxStoreBytes: room(2, 100) }
+        const record = new Uint8Array(100)
+        await store.put(registration('peer-a', 'ns', { record }), limits)
+        await store.put(registration('peer-b', 'ns', { record }), limits)
+
+        await expect(store.put(registration('peer-c', 'ns', { record }), limits)).to.eventually.be.rejected
+          .with.property('name', UnavailableError.name)
+        // nor a smaller one: the budget is spent
+        await expect(store.put(registration('peer-c', 'ns', { record: new Uint8Array(50) }), limits)).to.eventually.be.rejected
+          .with.property('name', UnavailableError.name)
+        expect(await store.count()).to.equal(2)
+      })
+
+      it('counts a namespace once, however many registrations it has', async () => {
+        const limits = { ...ROOMY_LIMITS, maxStoreBytes: room(3, 10) }
+
+        for (const peer of ['a', 'b', 'c']) {
+          await store.put(registration(peer, 'ns', { record: new Uint8Array(10) }), limits)
+        }
+
+        // a new namespace costs its own share
+        await expect(store.put(registration('d', 'other', { record: new Uint8Array(1) }), { ...limits, maxStoreBytes: room(3, 10) + registrationBytes(1) })).to.eventually.be.rejected
+          .with.property('name', UnavailableError.name)
+      })
+
+      it('lets a refresh that does not grow pass a full budget, and a growing one only with room', async () => {
+        const limits = { ...ROOMY_LIMITS, maxStoreBytes: room(1, 100) }
+        await store.put(registration('peer-a', 'ns', { record: new Uint8Array(100) }), limits)
+
+        await store.put(registration('peer-a', 'ns', { record: new Uint8Array(100).fill(1) }), limits)
+        await store.put(registration('peer-a', 'ns', { record: new Uint8Array(60).fill(2) }), limits)
+
+        // it shrank by 40 bytes: it may grow back by 40, not by 41
+        await expect(store.put(registration('peer-a', 'ns', { record: new Uint8Array(101).fill(3) }), limits)).to.eventually.be.rejected
+          .with.property('name', UnavailableError.name)
+        // refused, it stays as it was
+        expect((await list('ns'))[0].signedPeerRecord).to.equalBytes(new Uint8Array(60).fill(2))
+        await store.put(registration('peer-a', 'ns', { record: new Uint8Array(100).fill(4) }), limits)
+      })
+
+      it('frees the bytes of a registration deleted or expired', async () => {
+        const limits = { ...ROOMY_LIMITS, maxStoreBytes: room(1, 100) }
+        await store.put(registration('peer-a', 'ns', { record: new Uint8Array(100) }), limits)
+        await store.delete('peer-a', 'ns')
+        await store.put(registration('peer-b', 'ns', { record: new Uint8Array(100), ttl: 1000 }), limits)
+
+        clock.tick(1000)
+        await store.put(registration('peer-c', 'ns', { record: new Uint8Array(100) }), limits)
+        expect(names(await list('ns'))).to.deep.equal(['peer-c/ns'])
       })
     })
 

@@ -1,17 +1,16 @@
-import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
-import { createInterface } from 'node:readline'
-import type { ChildProcess } from 'node:child_process'
+import type { Child, Children } from './children.ts'
 
 /**
  * A redis-server of a test's own: on a free loopback port, no persistence,
- * stopped by `stop()`. scripts/setup-redis.sh (run by `npm test`'s pretest)
- * installs the binary; REDIS_SERVER picks another one.
+ * stopped by `stop()` (or by the `Children` that started it).
+ * scripts/setup-redis.sh (run by `npm test`'s pretest) installs the binary;
+ * REDIS_SERVER picks another one.
  */
 export interface TestRedis {
   url: string
   port: number
-  child: ChildProcess
+  child: Child
   stop(): Promise<void>
 }
 
@@ -29,8 +28,11 @@ async function freePort (): Promise<number> {
   })
 }
 
-async function startOnce (port: number): Promise<TestRedis> {
-  const child = spawn(REDIS_SERVER, [
+/**
+ * Starts redis-server on `port` and resolves once it accepts connections
+ */
+export async function startRedisOn (children: Children, port: number): Promise<TestRedis> {
+  const child = children.spawn(REDIS_SERVER, [
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--save', '',
@@ -38,53 +40,28 @@ async function startOnce (port: number): Promise<TestRedis> {
     '--protected-mode', 'no',
     '--loglevel', 'notice',
     '--logfile', ''
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const output: string[] = []
-  const exited = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-  createInterface({ input: child.stderr }).on('line', line => output.push(line))
-
-  await new Promise<void>((resolve, reject) => {
-    child.once('error', (err: NodeJS.ErrnoException) => {
+  ])
+  const notFound = new Promise<never>((resolve, reject) => {
+    child.process.once('error', (err: NodeJS.ErrnoException) => {
       reject(err.code === 'ENOENT' ? new Error(`${REDIS_SERVER} not found: run scripts/setup-redis.sh (npm test runs it first)`) : err)
     })
-    createInterface({ input: child.stdout }).on('line', line => {
-      output.push(line)
-
-      if (line.includes('Ready to accept connections')) {
-        resolve()
-      }
-    })
-    exited.then(code => { reject(new Error(`redis-server exited with ${code}: ${output.join('\n')}`)) }, reject)
   })
 
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    child,
-    stop: async () => {
-      if (child.exitCode == null && child.signalCode == null) {
-        child.kill('SIGKILL')
-        await exited
-      }
-    }
-  }
+  await Promise.race([child.line(line => line.includes('Ready to accept connections')), notFound])
+
+  return { url: `redis://127.0.0.1:${port}`, port, child, stop: async () => { await child.stop() } }
 }
 
 /**
- * Starts redis-server and resolves once it accepts connections: on `port`
- * when given (to bring back one that was stopped), else on a free port,
- * trying another if the one it picked was taken meanwhile.
+ * Starts redis-server on a free port. Retries on another port if the one it
+ * picked was taken meanwhile.
  */
-export async function startRedis (port?: number): Promise<TestRedis> {
-  if (port != null) {
-    return startOnce(port)
-  }
-
+export async function startRedis (children: Children): Promise<TestRedis> {
   let lastError: Error | undefined
 
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      return await startOnce(await freePort())
+      return await startRedisOn(children, await freePort())
     } catch (err: any) {
       lastError = err
 
