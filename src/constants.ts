@@ -184,7 +184,7 @@ export const MAX_CONCURRENT_REQUESTS_PER_POINT = 4
  * client does not hold a slot of a point with a connection cap between its
  * polls.
  */
-export const CONNECTION_LINGER = 250
+export const CONNECTION_LINGER = 50
 
 /**
  * The peer-store tag a client puts on the peers it discovers

@@ -8,14 +8,14 @@ import type { RendezvousPoint } from './rendezvous-point.ts'
 import type { Logger, PeerId } from '@libp2p/interface'
 
 export interface PointPollerInit {
-  point: Pick<RendezvousPoint, 'peerId' | 'discover' | 'heldFor'>
-  registrations: Pick<PointRegistrations, 'acknowledgedAt' | 'registerAll'>
+  point: Pick<RendezvousPoint, 'peerId' | 'discover' | 'heldFor' | 'keepConnection'>
+  registrations: Pick<PointRegistrations, 'lastRegistration' | 'registerAll'>
   /**
    * The namespaces to poll
    */
   namespaces: string[]
   /**
-   * The wait between two rounds of polls, in ms
+   * The time from the start of one round of polls to the next, in ms
    */
   interval: number
   /**
@@ -47,8 +47,10 @@ interface NamespacePolls {
   failures: number
   retryAt: number
   /**
-   * The acknowledgement of our registration last checked for in a poll
+   * When a page last listed our own registration, and the acknowledgement
+   * of it last checked for in a poll (ms since the epoch)
    */
+  ownListedAt?: number
   checkedAcknowledgement?: number
 }
 
@@ -115,32 +117,34 @@ export class PointPoller {
   }
 
   private async round (): Promise<void> {
-    const now = Date.now()
-    const due = this.init.namespaces.filter(namespace => this.entry(namespace).retryAt <= now)
+    const startedAt = Date.now()
+    const due = this.init.namespaces.filter(namespace => this.entry(namespace).retryAt <= startedAt)
 
-    await Promise.all(due.map(async namespace => this.poll(namespace)))
+    await this.init.point.keepConnection(async () => {
+      await Promise.all(due.map(async namespace => this.poll(namespace)))
+    })
 
-    // a point that failed is polled again as soon as its backoff allows
+    // rounds start an interval apart, however long one takes; a point that
+    // failed is polled again as soon as its backoff allows
     const held = this.init.point.heldFor()
-    this.schedule(held > 0 ? held : this.init.interval)
+    this.schedule(held > 0 ? held : Math.max(0, startedAt + this.init.interval - Date.now()))
   }
 
   private async poll (namespace: string): Promise<void> {
     const polls = this.entry(namespace)
     const startedAt = Date.now()
-    const acknowledgedAt = this.init.registrations.acknowledgedAt(namespace)
-    const checksOwn = this.listsOwnRegistrations && acknowledgedAt != null && acknowledgedAt < startedAt && polls.checkedAcknowledgement !== acknowledgedAt
-    let sawOwn = false
+    const own = this.init.registrations.lastRegistration(namespace)
+    // the first poll to start after the point acknowledged our registration
+    // must have it listed, by now or before: a poll in flight then may have
+    // listed it and moved the cookie past it
+    const checksOwn = this.listsOwnRegistrations && own != null && own.acknowledgedAt < startedAt && polls.checkedAcknowledgement !== own.acknowledgedAt
 
     try {
       const ended = await this.fetchNew(namespace, polls, startedAt, async registration => {
         const peerId = await this.init.consider(registration)
 
         if (peerId?.equals(this.init.ownPeerId) === true) {
-          // a poll in flight when the point acknowledged our registration may
-          // list it and move the cookie past it: that is the check passed
-          sawOwn = true
-          polls.checkedAcknowledgement = this.init.registrations.acknowledgedAt(namespace)
+          polls.ownListedAt = Date.now()
         }
       })
 
@@ -148,8 +152,8 @@ export class PointPoller {
       polls.retryAt = 0
 
       if (checksOwn && ended) {
-        this.checkedOwnRegistration(namespace, sawOwn, startedAt)
-        polls.checkedAcknowledgement = this.init.registrations.acknowledgedAt(namespace)
+        polls.checkedAcknowledgement = own.acknowledgedAt
+        this.checkedOwnRegistration(namespace, (polls.ownListedAt ?? 0) >= own.sentAt, startedAt)
       }
     } catch (err: any) {
       if (this.stopping.signal.aborted || err instanceof NotSentError) {

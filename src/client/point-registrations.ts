@@ -38,9 +38,26 @@ interface Registration {
    */
   lane: Promise<unknown>
   /**
-   * When the point last acknowledged it (ms since the epoch)
+   * When its last REGISTER was sent, and when the point last acknowledged
+   * one (ms since the epoch)
    */
+  sentAt?: number
   acknowledgedAt?: number
+}
+
+/**
+ * This node's last registration in a namespace at a point that took it
+ */
+export interface LastRegistration {
+  /**
+   * When its REGISTER was sent (ms since the epoch)
+   */
+  sentAt: number
+
+  /**
+   * When the point acknowledged it (ms since the epoch)
+   */
+  acknowledgedAt: number
 }
 
 /**
@@ -73,8 +90,10 @@ export class PointRegistrations {
    * lost them, or this node's addresses changed
    */
   registerAll (): void {
+    // at once, not on a timer: the REGISTERs go out over the connection the
+    // poll that found the point empty still has
     for (const namespace of this.init.wanted.keys()) {
-      this.schedule(namespace, 0)
+      void this.refresh(namespace)
     }
   }
 
@@ -96,9 +115,11 @@ export class PointRegistrations {
 
       const sentBefore = registration.sent
       registration.sent = true
+      const sentAt = Date.now()
 
       try {
         const granted = await this.init.point.register({ namespace, ttl }, this.init.record, { ...options, cancel: this.stopping.signal })
+        registration.sentAt = sentAt
         registration.failures = 0
         registration.acknowledgedAt = Date.now()
         this.log('registered in %s at %p for %d ms', namespace, this.init.point.peerId, granted)
@@ -164,12 +185,17 @@ export class PointRegistrations {
   }
 
   /**
-   * When the point last acknowledged this node's registration in
-   * `namespace`, if it holds one
+   * This node's last registration in `namespace` the point acknowledged, if
+   * it holds one
    */
-  acknowledgedAt (namespace: string): number | undefined {
-    const registration = this.registrations.get(namespace)
-    return registration?.sent === true ? registration.acknowledgedAt : undefined
+  lastRegistration (namespace: string): LastRegistration | undefined {
+    const { sent, sentAt, acknowledgedAt } = this.registrations.get(namespace) ?? {}
+
+    if (sent !== true || sentAt == null || acknowledgedAt == null) {
+      return undefined
+    }
+
+    return { sentAt, acknowledgedAt }
   }
 
   private async refresh (namespace: string): Promise<void> {

@@ -98,6 +98,10 @@ export class RendezvousPoint {
    */
   private readonly opened = new Set<string>()
   private lingerTimer?: ReturnType<typeof setTimeout>
+  /**
+   * Tasks running in `keepConnection()`
+   */
+  private keeping = 0
 
   constructor (components: RendezvousPointComponents, init: RendezvousPointInit, log: Logger) {
     this.components = components
@@ -168,6 +172,23 @@ export class RendezvousPoint {
     }, options)
   }
 
+  /**
+   * Runs `task`, keeping the connection this client opened for as long as
+   * it runs, so that its requests share one connection: a round of polls
+   * that verifies and stores a page before it asks for the next
+   */
+  async keepConnection <T> (task: () => Promise<T>): Promise<T> {
+    this.keeping++
+    clearTimeout(this.lingerTimer)
+
+    try {
+      return await task()
+    } finally {
+      this.keeping--
+      this.lingerThenRelease()
+    }
+  }
+
   async unregister (namespace: string, options: PointRequestOptions = {}): Promise<void> {
     await this.request(async (signal) => sendUnregister(this.context, this.multiaddr, namespace, { signal }), options)
   }
@@ -225,7 +246,11 @@ export class RendezvousPoint {
         this.heldUntil = 0
         return result
       } catch (err: any) {
-        if (isPointFailure(err) && options.signal?.aborted !== true && jobSignal?.aborted !== true) {
+        if (!isPointFailure(err)) {
+          // the point answered: it is up
+          this.failures = 0
+          this.heldUntil = 0
+        } else if (options.signal?.aborted !== true && jobSignal?.aborted !== true) {
           this.failures = Math.max(this.failures, failuresBefore + 1)
           const delay = backoff(this.failures, this.init.maxReconnectDelay)
           this.heldUntil = Date.now() + delay
@@ -246,12 +271,12 @@ export class RendezvousPoint {
   private lingerThenRelease (): void {
     clearTimeout(this.lingerTimer)
 
-    if (this.opened.size === 0) {
+    if (this.opened.size === 0 || this.keeping > 0) {
       return
     }
 
     this.lingerTimer = setTimeout(() => {
-      if (this.queue.size === 0) {
+      if (this.queue.size === 0 && this.keeping === 0) {
         this.release().catch(err => {
           this.log('could not release the connection to %p - %e', this.peerId, err)
         })
@@ -274,7 +299,8 @@ export class RendezvousPoint {
     }
 
     await Promise.all(ours.map(async connection => {
-      if (connection.status !== 'open' || connection.streams.length > 0) {
+      // rendezvous streams still closing are ours, done with
+      if (connection.status !== 'open' || connection.streams.some(stream => stream.protocol !== this.init.protocol)) {
         this.opened.add(connection.id)
         return
       }

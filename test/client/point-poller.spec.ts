@@ -5,6 +5,7 @@ import sinon from 'sinon'
 import { PointPoller } from '../../src/client/point-poller.ts'
 import { InvalidCookieError, InvalidNamespaceError } from '../../src/errors.ts'
 import { newPrivateKey } from '../fixtures/nodes.ts'
+import type { LastRegistration } from '../../src/client/point-registrations.ts'
 import type { DiscoverRequest, DiscoverResult } from '../../src/client/requests.ts'
 import type { PeerId } from '@libp2p/interface'
 
@@ -27,23 +28,31 @@ describe('point poller', () => {
   let requests: Array<DiscoverRequest & { at: number }>
   let answer: (request: DiscoverRequest) => Promise<DiscoverResult>
   let heldUntil: number
-  let acknowledged: Map<string, number>
+  let acknowledged: Map<string, LastRegistration>
   let registerAll: sinon.SinonSpy
   let considered: number[]
   let poller: PointPoller
+
+  /**
+   * The point acknowledges our registration now, sent `ago` ms before
+   */
+  function acknowledge (namespace: string, ago = 1): void {
+    acknowledged.set(namespace, { sentAt: Date.now() - ago, acknowledgedAt: Date.now() })
+  }
 
   function start (namespaces: string[]): void {
     poller = new PointPoller({
       point: {
         peerId: peers[0],
         heldFor: () => Math.max(0, heldUntil - Date.now()),
+        keepConnection: async (task) => task(),
         discover: async (request) => {
           requests.push({ ...request, at: Date.now() })
           return answer(request)
         }
       },
       registrations: {
-        acknowledgedAt: (namespace) => acknowledged.get(namespace),
+        lastRegistration: (namespace) => acknowledged.get(namespace),
         registerAll
       },
       namespaces,
@@ -132,13 +141,15 @@ describe('point poller', () => {
     await clock.tickAsync(0)
 
     // acknowledged before a poll: that poll lists it, all is well
-    acknowledged.set('ns', Date.now())
+    acknowledge('ns')
     answer = async (request) => request.cookie?.[0] === 2 ? { registrations: [], cookie: cookie(2) } : { registrations: [registration(1), registration(2)], cookie: cookie(2) }
     await clock.tickAsync(interval)
     expect(registerAll.callCount).to.equal(0)
 
-    // acknowledged again (a refresh), and the point does not list it: lost
-    acknowledged.set('ns', Date.now())
+    // acknowledged again (a refresh, sent after that poll), and the point
+    // does not list it: lost
+    await clock.tickAsync(10)
+    acknowledge('ns')
     answer = async () => ({ registrations: [], cookie: cookie(2) })
     await clock.tickAsync(interval)
     expect(registerAll.callCount).to.equal(1)
@@ -148,12 +159,27 @@ describe('point poller', () => {
     expect(registerAll.callCount).to.equal(1)
   })
 
+  it('takes our registration as listed when a poll in flight as the point took it listed it', async () => {
+    answer = async () => ({ registrations: [registration(1)], cookie: cookie(1) })
+    start(['ns'])
+    await clock.tickAsync(0)
+
+    // that poll's page came after the REGISTER was sent, before its answer
+    await clock.tickAsync(5)
+    acknowledge('ns', 10)
+    answer = async () => ({ registrations: [], cookie: cookie(1) })
+    await clock.tickAsync(interval)
+
+    expect(requests.at(-1)?.at).to.equal(1_000_000 + interval)
+    expect(registerAll.callCount).to.equal(0)
+  })
+
   it('stops checking at a point that twice in a row does not list a registration it acknowledged', async () => {
     start(['ns'])
 
     for (let i = 0; i < 4; i++) {
       await clock.tickAsync(1)
-      acknowledged.set('ns', Date.now())
+      acknowledge('ns')
       await clock.tickAsync(interval)
     }
 

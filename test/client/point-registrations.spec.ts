@@ -189,14 +189,20 @@ describe('point registrations', () => {
     expect(point.registers).to.have.lengthOf(1)
   })
 
-  it('tells when the point acknowledged a registration it holds', async () => {
-    expect(registrations.acknowledgedAt('ns')).to.be.undefined()
+  it('tells when the last registration the point holds was sent and acknowledged', async () => {
+    expect(registrations.lastRegistration('ns')).to.be.undefined()
     await clock.tickAsync(5)
-    await registrations.register('ns')
-    expect(registrations.acknowledgedAt('ns')).to.equal(1_000_005)
+    point.answer = async () => {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      return 10_000
+    }
+    const registering = registrations.register('ns')
+    await clock.tickAsync(20)
+    await registering
+    expect(registrations.lastRegistration('ns')).to.deep.equal({ sentAt: 1_000_005, acknowledgedAt: 1_000_025 })
 
     wanted.delete('ns')
     await registrations.unregister('ns')
-    expect(registrations.acknowledgedAt('ns')).to.be.undefined()
+    expect(registrations.lastRegistration('ns')).to.be.undefined()
   })
 })
