@@ -38,6 +38,11 @@ interface Registration {
    */
   lane: Promise<unknown>
   /**
+   * A background REGISTER on its way: another one asked for meanwhile (the
+   * point found empty while a retry is in flight) joins it
+   */
+  refreshing?: Promise<void>
+  /**
    * When its last REGISTER was sent, and when the point last acknowledged
    * one (ms since the epoch)
    */
@@ -209,7 +214,19 @@ export class PointRegistrations {
       return
     }
 
-    await this.register(namespace, { background: true }).catch(() => {})
+    const registration = this.entry(namespace)
+
+    if (registration.refreshing == null) {
+      const refreshing = this.register(namespace, { background: true }).then(() => {}, () => {})
+      registration.refreshing = refreshing
+      void refreshing.finally(() => {
+        if (registration.refreshing === refreshing) {
+          registration.refreshing = undefined
+        }
+      })
+    }
+
+    await registration.refreshing
   }
 
   /**

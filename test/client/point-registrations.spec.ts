@@ -115,6 +115,23 @@ describe('point registrations', () => {
     expect(point.registers.at(-1)?.at).to.equal(failedAt + 30_000)
   })
 
+  it('joins a REGISTER in flight when asked to register everything again', async () => {
+    const answered = Promise.withResolvers<number>()
+    point.answer = async () => answered.promise
+    registrations.start()
+    await clock.tickAsync(0)
+
+    registrations.registerAll()
+    registrations.registerAll()
+    answered.resolve(10_000)
+    await clock.tickAsync(0)
+
+    expect(point.registers).to.have.lengthOf(1)
+    registrations.registerAll()
+    await clock.tickAsync(0)
+    expect(point.registers).to.have.lengthOf(2)
+  })
+
   it('sends an UNREGISTER only after the REGISTER in flight for that namespace', async () => {
     const answered = Promise.withResolvers<number>()
     point.answer = async () => answered.promise
