@@ -24,6 +24,9 @@ export type { RendezvousInit, RendezvousPointInit } from './options.ts'
 export type { PeerFilter } from './peer-intake.ts'
 export type { RecordFormat } from './rendezvous-point.ts'
 
+/**
+ * What the component takes from the libp2p node
+ */
 export interface RendezvousComponents {
   peerId: PeerId
   privateKey: PrivateKey
