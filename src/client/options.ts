@@ -64,9 +64,9 @@ export interface RendezvousInit {
   ttl?: number
 
   /**
-   * How long to wait between two rounds of DISCOVER polls at one point, in
-   * ms. A round polls every namespace; a page that moves the cookie is
-   * followed by the next one at once.
+   * The time from one round of DISCOVER polls at a point to the next, in
+   * ms, up to a tenth less at random. A round polls every namespace; a page
+   * that moves the cookie is followed by the next one at once.
    *
    * @default 60_000
    */

@@ -15,7 +15,9 @@ export interface PointPollerInit {
    */
   namespaces: string[]
   /**
-   * The time from the start of one round of polls to the next, in ms
+   * The time from the start of one round of polls to the next, in ms: up to
+   * a tenth less, at random, so clients whose rounds fell together (they
+   * were refused together by a busy point) drift apart
    */
   interval: number
   /**
@@ -30,6 +32,11 @@ export interface PointPollerInit {
    */
   consider(registration: DiscoveredRegistration): Promise<PeerId | undefined>
   log: Logger
+
+  /**
+   * @default Math.random
+   */
+  random?(): number
 }
 
 /**
@@ -127,7 +134,8 @@ export class PointPoller {
     // rounds start an interval apart, however long one takes; a point that
     // failed is polled again as soon as its backoff allows
     const held = this.init.point.heldFor()
-    this.schedule(held > 0 ? held : Math.max(0, startedAt + this.init.interval - Date.now()))
+    const interval = this.init.interval * (1 - (this.init.random ?? Math.random)() / 10)
+    this.schedule(held > 0 ? held : Math.max(0, startedAt + interval - Date.now()))
   }
 
   private async poll (namespace: string): Promise<void> {

@@ -276,31 +276,41 @@ export class RendezvousPoint {
     }
 
     this.lingerTimer = setTimeout(() => {
-      if (this.queue.size === 0 && this.keeping === 0) {
-        this.release().catch(err => {
-          this.log('could not release the connection to %p - %e', this.peerId, err)
-        })
-      }
+      this.release(true).catch(err => {
+        this.log('could not release the connection to %p - %e', this.peerId, err)
+      })
     }, CONNECTION_LINGER)
+  }
+
+  private idle (): boolean {
+    return this.queue.size === 0 && this.keeping === 0
   }
 
   /**
    * Closes the connections this client opened to the point, unless another
    * protocol has a stream on them or the peer is tagged keep-alive (a relay
-   * reservation, or the user's wish to hold it)
+   * reservation, or the user's wish to hold it); `whenIdle`: only while no
+   * request wants them
    */
-  private async release (): Promise<void> {
-    const connections = this.components.connectionManager.getConnections(this.peerId)
-    const ours = connections.filter(connection => this.opened.has(connection.id))
+  private async release (whenIdle = false): Promise<void> {
+    const ours = this.components.connectionManager.getConnections(this.peerId)
+      .filter(connection => this.opened.has(connection.id) && connection.status === 'open')
     this.opened.clear()
 
-    if (ours.length === 0 || await this.keptAlive()) {
+    if (ours.length === 0 || (whenIdle && !this.idle()) || await this.keptAlive()) {
+      ours.forEach(connection => this.opened.add(connection.id))
+      return
+    }
+
+    // a request may have come while the peer store was read
+    if (whenIdle && !this.idle()) {
+      ours.forEach(connection => this.opened.add(connection.id))
       return
     }
 
     await Promise.all(ours.map(async connection => {
       // rendezvous streams still closing are ours, done with
-      if (connection.status !== 'open' || connection.streams.some(stream => stream.protocol !== this.init.protocol)) {
+      if (connection.streams.some(stream => stream.protocol !== this.init.protocol)) {
         this.opened.add(connection.id)
         return
       }

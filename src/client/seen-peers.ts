@@ -29,8 +29,10 @@ export class SeenPeers {
    * Whether the peer was emitted with this record or a newer one and its
    * registration has not lapsed by `now`. If so, what is known of its expiry
    * is extended to `expiresAt`, and the result says whether that moved it by
-   * a second or more: wire TTLs are whole seconds, so points listing one
-   * registration report expiries up to a second apart.
+   * half the registration's remaining TTL or more, as a renewal does: not
+   * points listing one registration (their expiries are up to a second
+   * apart, wire TTLs being whole seconds), nor a registration made again
+   * soon after the last.
    */
   check (peerId: string, seqNumber: bigint, expiresAt: number, now: number): 'new' | 'known' | 'extended' {
     const seen = this.peers.get(peerId)
@@ -45,7 +47,7 @@ export class SeenPeers {
 
     const moved = expiresAt - seen.expiresAt
     seen.expiresAt = expiresAt
-    return moved >= SECOND ? 'extended' : 'known'
+    return moved >= Math.max(SECOND, (expiresAt - now) / 2) ? 'extended' : 'known'
   }
 
   /**

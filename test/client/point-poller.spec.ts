@@ -64,7 +64,8 @@ describe('point poller', () => {
         considered.push(r.signedPeerRecord[0])
         return peers[r.signedPeerRecord[0]]
       },
-      log: defaultLogger().forComponent('test')
+      log: defaultLogger().forComponent('test'),
+      random: () => 0
     })
     poller.start()
   }
@@ -201,6 +202,20 @@ describe('point poller', () => {
     expect(polls('good')).to.equal(5)
     // rounds at 0, 1 s (wait 0.5 to 1 s passed), then 2 s at most 3 s
     expect(polls('bad')).to.be.within(2, 3)
+  })
+
+  it('starts rounds up to a tenth of the interval sooner, at random', async () => {
+    start(['ns'])
+    poller.stop()
+    poller = new PointPoller({ ...(poller as any).init, random: () => 0.5 })
+    poller.start()
+    await clock.tickAsync(0)
+    requests = []
+
+    await clock.tickAsync(interval * 0.95 - 1)
+    expect(requests).to.be.empty()
+    await clock.tickAsync(1)
+    expect(requests).to.have.lengthOf(1)
   })
 
   it('polls a point that failed again when its backoff ends, sooner or later than the interval', async () => {

@@ -22,14 +22,18 @@ describe('seen peers', () => {
     expect(seen.check('a', 6n, now + 5000, now)).to.equal('new')
   })
 
-  it('extends a known peer\'s expiry, and says so when it moves by a second or more', () => {
+  it('extends a known peer\'s expiry, and says so when it moves by half the remaining TTL, as a renewal does', () => {
     const seen = new SeenPeers(10)
-    seen.add('a', 1n, now + 5000, now)
+    seen.add('a', 1n, now + 10_000, now)
 
-    expect(seen.check('a', 1n, now + 5500, now)).to.equal('known')
-    expect(seen.check('a', 1n, now + 9000, now)).to.equal('extended')
+    // another point listing the same registration, a second apart
+    expect(seen.check('a', 1n, now + 10_900, now)).to.equal('known')
+    // registered again soon after
+    expect(seen.check('a', 1n, now + 12_000, now + 2000)).to.equal('known')
+    // renewed at 80 % of its TTL
+    expect(seen.check('a', 1n, now + 18_000, now + 8000)).to.equal('extended')
     // the extended expiry holds: known past the first one
-    expect(seen.check('a', 1n, now + 9000, now + 8000)).to.equal('known')
+    expect(seen.check('a', 1n, now + 18_000, now + 15_000)).to.equal('known')
   })
 
   it('forgets lapsed peers first, then the one heard of longest ago, past maxPeers', () => {
