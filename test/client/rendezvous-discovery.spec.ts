@@ -290,6 +290,7 @@ describe('rendezvous discovery', () => {
 
   it('leaves no registration behind when stopped with a REGISTER in flight', async function () {
     this.timeout(60_000)
+    const { store } = point
 
     for (let run = 0; run < 20; run++) {
       const client = await newClient({ namespaces: [], discoverNamespaces: [] }, 'services')
@@ -297,8 +298,8 @@ describe('rendezvous discovery', () => {
       // the point holds the REGISTER until stop() is under way, so an
       // UNREGISTER sent at once would overtake it
       const gate = Promise.withResolvers<void>()
-      point.store.gate = gate.promise
-      const entered = new Promise<void>(resolve => { point.store.onPut = resolve })
+      store.gate = gate.promise
+      const entered = new Promise<void>(resolve => { store.onPut = resolve })
       const registering = client.services.rendezvous.register('ns').catch(() => {})
       await entered
 
@@ -306,8 +307,8 @@ describe('rendezvous discovery', () => {
       setTimeout(() => { gate.resolve() }, 20)
       await stopping
       await registering
-      point.store.gate = undefined
-      point.store.onPut = undefined
+      store.gate = undefined
+      store.onPut = undefined
 
       expect(await namespaceMembers(point), `run ${run}`).to.be.empty()
     }
