@@ -146,7 +146,7 @@ export class RendezvousPoint {
       try {
         granted = await sendRegister(this.context, this.multiaddr, { ...request, signedPeerRecord: await record.envelope(format) }, { signal })
       } catch (err: any) {
-        if (this.init.recordFormat !== 'auto' || format === 'legacy' || !(err instanceof InvalidSignedPeerRecordError || err instanceof NoResponseError)) {
+        if (this.init.recordFormat !== 'auto' || format === 'legacy' || !this.refusedTheRecord(err)) {
           throw err
         }
 
@@ -170,6 +170,21 @@ export class RendezvousPoint {
 
       return granted
     }, options)
+  }
+
+  /**
+   * Whether a REGISTER's failure may be the point refusing its record's
+   * format: an `E_INVALID_SIGNED_PEER_RECORD`, or a stream ended without an
+   * answer (what a rust-libp2p point does with a standard record) while the
+   * connection stays open. A connection that went away with the request
+   * says nothing about the record.
+   */
+  private refusedTheRecord (err: Error): boolean {
+    if (err instanceof InvalidSignedPeerRecordError) {
+      return true
+    }
+
+    return err instanceof NoResponseError && this.components.connectionManager.getConnections(this.peerId).length > 0
   }
 
   /**

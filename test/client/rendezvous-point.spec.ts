@@ -209,6 +209,23 @@ describe('rendezvous point', () => {
         await point.stop()
       })
 
+      it('under auto, does not retry when the connection went away with the REGISTER: that says nothing of the record', async () => {
+        let dropping: HandPoint | undefined
+        const hand = dropping = await handPoint(async () => {
+          for (const connection of dropping?.node.getConnections() ?? []) {
+            connection.abort(new Error('dropped by the test'))
+          }
+
+          return undefined
+        })
+        const point = pointAt(hand.address)
+
+        await expect(point.register({ namespace: 'ns', ttl: 3_600_000 }, record())).to.eventually.be.rejected()
+        expect(hand.requests).to.have.lengthOf(1)
+        expect(point.recordFormat()).to.equal('standard')
+        await point.stop()
+      })
+
       it('under standard, does not retry', async () => {
         const hand = await legacyPoint()
         const point = pointAt(hand.address, 'standard')
