@@ -254,7 +254,8 @@ export class PointPoller {
       polls.cookie = undefined
     }
 
-    this.init.registrations.registerAll()
+    // what the point acknowledged since this poll started, it holds
+    this.init.registrations.registerAll(pollStartedAt)
   }
 
   private entry (namespace: string): NamespacePolls {

@@ -92,12 +92,21 @@ export class PointRegistrations {
 
   /**
    * Registers every wanted namespace again now, in the background: the point
-   * lost them, or this node's addresses changed
+   * lost them, or this node's addresses changed. With `lostBefore` (ms since
+   * the epoch), a registration the point acknowledged since is left alone:
+   * it was taken after whatever lost the others (a retry that reached a
+   * restarted point before a poll told of the restart).
    */
-  registerAll (): void {
+  registerAll (lostBefore?: number): void {
     // at once, not on a timer: the REGISTERs go out over the connection the
     // poll that found the point empty still has
     for (const namespace of this.init.wanted.keys()) {
+      const acknowledgedAt = this.registrations.get(namespace)?.acknowledgedAt
+
+      if (lostBefore != null && acknowledgedAt != null && acknowledgedAt >= lostBefore) {
+        continue
+      }
+
       void this.refresh(namespace)
     }
   }

@@ -132,6 +132,25 @@ describe('point registrations', () => {
     expect(point.registers).to.have.lengthOf(2)
   })
 
+  it('leaves alone, when registering everything again, what the point acknowledged since it lost the rest', async () => {
+    point.answer = async () => 10_000
+    registrations.start()
+    await clock.tickAsync(0)
+    expect(point.registers).to.have.lengthOf(1)
+
+    // a poll started before that acknowledgement finds the point empty: the
+    // REGISTER reached it after, and it holds it
+    registrations.registerAll(Date.now() - 1)
+    await clock.tickAsync(0)
+    expect(point.registers).to.have.lengthOf(1)
+
+    // one that started after it finds the point empty: it lost it
+    await clock.tickAsync(1)
+    registrations.registerAll(Date.now())
+    await clock.tickAsync(0)
+    expect(point.registers).to.have.lengthOf(2)
+  })
+
   it('sends an UNREGISTER only after the REGISTER in flight for that namespace', async () => {
     const answered = Promise.withResolvers<number>()
     point.answer = async () => answered.promise
