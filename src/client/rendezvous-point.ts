@@ -99,6 +99,11 @@ export class RendezvousPoint {
   private readonly opened = new Set<string>()
   private lingerTimer?: ReturnType<typeof setTimeout>
   /**
+   * Set by `stop()`, cleared by the next request: requests that were in
+   * flight settle after `stop()`, and must not leave a timer behind
+   */
+  private stopped = false
+  /**
    * Tasks running in `keepConnection()`
    */
   private keeping = 0
@@ -217,6 +222,7 @@ export class RendezvousPoint {
    * closes the connections this client opened that nothing else uses
    */
   async stop (): Promise<void> {
+    this.stopped = true
     this.queue.abort()
     clearTimeout(this.lingerTimer)
     this.failures = 0
@@ -233,6 +239,7 @@ export class RendezvousPoint {
     // failures that happen together (requests in flight when the point went
     // away) count once
     const failuresBefore = this.failures
+    this.stopped = false
 
     const result = await this.queue.add(async ({ signal: jobSignal }) => {
       clearTimeout(this.lingerTimer)
@@ -285,8 +292,9 @@ export class RendezvousPoint {
 
   private lingerThenRelease (): void {
     clearTimeout(this.lingerTimer)
+    this.lingerTimer = undefined
 
-    if (this.opened.size === 0 || this.keeping > 0) {
+    if (this.stopped || this.opened.size === 0 || this.keeping > 0) {
       return
     }
 

@@ -268,6 +268,27 @@ describe('rendezvous point', () => {
         expect(client.getConnections(node.peerId)).to.be.empty()
       })
 
+      it('leaves no timer once stopped, when a request in flight settles after stop()', async () => {
+        const received = Promise.withResolvers<void>()
+        const answered = Promise.withResolvers<undefined>()
+        const hand = await handPoint(async () => {
+          received.resolve()
+          return answered.promise
+        })
+        const point = pointAt(hand.address)
+
+        const inFlight = point.register({ namespace: 'ns', ttl: 60_000 }, record()).catch(() => {})
+        await received.promise
+
+        const stopping = point.stop()
+        answered.resolve(undefined)
+        await Promise.all([stopping, inFlight])
+        // a turn for the queue to tell it is idle
+        await new Promise(resolve => setTimeout(resolve, 0))
+
+        expect((point as any).lingerTimer).to.be.undefined()
+      })
+
       it('keeps a connection it did not open, and one to a point tagged keep-alive', async () => {
         const first = await startPoint()
         const second = await startPoint()
