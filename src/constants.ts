@@ -188,10 +188,21 @@ export const DEFAULT_DISCOVER_INTERVAL = MINUTE
 export const DEFAULT_DISCOVER_LIMIT = 100
 
 /**
- * At most this many pages are fetched back to back in one poll, so a point
- * that always returns full pages cannot keep a client busy forever
+ * At most this many pages are fetched back to back in one poll or one
+ * `discover()`, so a point that always moves its cookie cannot keep a client
+ * busy forever
  */
 export const MAX_PAGES_PER_POLL = 100
+
+/**
+ * `discover()` follows at most this many empty pages in a row whose cookie
+ * moved. Points skip lapsed registrations that way (ours 10,000 a page in
+ * memory, 1,000 with Redis), while rust-libp2p's issues a new cookie with
+ * every answer, so "the cookie moved" alone never ends a walk there. A poll
+ * stops at its first empty page instead: it resumes from its cookie at the
+ * next interval.
+ */
+export const MAX_EMPTY_PAGES = 10
 
 /**
  * How many discovered peers a client remembers by default
@@ -199,7 +210,7 @@ export const MAX_PAGES_PER_POLL = 100
 export const DEFAULT_MAX_PEERS = 10_000
 
 /**
- * The cap of a client's backoff between attempts to reach a point (ms)
+ * The cap of a client's backoff after failed requests to a point (ms)
  */
 export const DEFAULT_MAX_RECONNECT_DELAY = MINUTE
 
@@ -208,6 +219,39 @@ export const DEFAULT_MAX_RECONNECT_DELAY = MINUTE
  * leaving a fifth of the TTL as margin (24 min of 2 h, 12 s of 60 s)
  */
 export const REFRESH_RATIO = 0.8
+
+/**
+ * A point that grants a much shorter TTL than asked cannot make a client
+ * refresh faster than this share of this TTL (ms): 8 s, unless the client
+ * itself asked for less
+ */
+export const MIN_REFRESH_TTL = 10 * SECOND
+
+/**
+ * Requests a client has in flight at one point at most. Points limit
+ * rendezvous streams per connection (ours and js-libp2p's 16 by default, and
+ * the limit is not on the wire), so a client with many namespaces sends them
+ * a few at a time rather than all at once.
+ */
+export const MAX_CONCURRENT_REQUESTS_PER_POINT = 4
+
+/**
+ * How long a client keeps a connection it opened to a point once it has no
+ * request left for it (ms). Requests due together share one connection; a
+ * client does not hold a slot of a point with a connection cap between its
+ * polls.
+ */
+export const CONNECTION_LINGER = 50
+
+/**
+ * The peer-store tag a client puts on the peers it discovers
+ */
+export const DEFAULT_TAG_NAME = 'rendezvous'
+
+/**
+ * The value of that tag (0 to 100), as `@libp2p/bootstrap` tags its peers
+ */
+export const DEFAULT_TAG_VALUE = 50
 
 /**
  * How long a client waits for its own addresses to settle before it

@@ -32,7 +32,8 @@
  * ```
  */
 
-import { RendezvousDiscovery, resolveRendezvousInit } from './client/rendezvous-discovery.ts'
+import { resolveRendezvousInit } from './client/options.ts'
+import { RendezvousDiscovery } from './client/rendezvous-discovery.ts'
 import { RendezvousServer, resolveServerInit } from './server/rendezvous-server.ts'
 import type { Rendezvous, RendezvousComponents, RendezvousInit } from './client/rendezvous-discovery.ts'
 import type { RendezvousServerComponents, RendezvousServerInit } from './server/rendezvous-server.ts'
@@ -53,7 +54,7 @@ export { registrationBytes, namespaceBytes, overLimit } from './server/registrat
 export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
 export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }
 export type { Rendezvous, RendezvousComponents, RendezvousInit }
-export type { RegisterOptions, DiscoverOptions, DiscoveredPeer, RecordFormatOption, RendezvousPointInit } from './client/rendezvous-discovery.ts'
+export type { RegisterOptions, DiscoverOptions, DiscoveredPeer, RendezvousPointInit, PeerFilter, RecordFormat } from './client/rendezvous-discovery.ts'
 export type { PeerRecordFormat } from './signed-peer-record.ts'
 
 /**

@@ -2,6 +2,7 @@
 import './bundle.node.ts'
 import './server/datastore-store.node.ts'
 import './hardening/load.node.ts'
+import './client/capped-point.node.ts'
 
 // interop with the other implementations (canvas-js, rust-libp2p, go): left
 // out with RENDEZVOUS_INTEROP=off, as CI runs them in a step of their own
