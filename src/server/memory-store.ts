@@ -187,11 +187,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
       // ones in the way are reclaimed here: the sweep takes the rest in
       // batches, between requests
       if (this.peerCount(registration.peerId) >= limits.maxRegistrationsPerPeer) {
-        for (const stored of this.registrationsOf(registration.peerId)) {
-          if (stored.expiresAt <= now - this.epoch) {
-            this.expire(stored)
-          }
-        }
+        this.reclaimExpired(this.registrationsOf(registration.peerId), now)
       }
 
       if (this.peerCount(registration.peerId) >= limits.maxRegistrationsPerPeer) {
@@ -208,11 +204,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
         // only when something expired at all: a host at its cap would
         // otherwise have its registrations walked at each REGISTER
         if (this.anyExpired(now)) {
-          for (const stored of this.registrationsOfHost(host)) {
-            if (stored.expiresAt <= now - this.epoch) {
-              this.expire(stored)
-            }
-          }
+          this.reclaimExpired(this.registrationsOfHost(host), now)
         }
 
         if (this.hostCount(host) >= limits.maxRegistrationsPerHost) {
@@ -259,6 +251,17 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
 
     return atLimit
+  }
+
+  /**
+   * Reclaims those of `registrations` that expired at or before `now`
+   */
+  private reclaimExpired (registrations: StoredRegistration[], now: number): void {
+    for (const stored of registrations) {
+      if (stored.expiresAt <= now - this.epoch) {
+        this.expire(stored)
+      }
+    }
   }
 
   /**

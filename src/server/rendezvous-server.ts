@@ -21,8 +21,8 @@ import { checkExemptHosts, defaultMaxRegistrationsPerHost, HostRules } from './h
 import { MemoryRegistrationStore } from './memory-store.ts'
 import type { DiscoverPage, DiscoverQuery, LimitRefusal, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { ComponentLogger, Connection, Counter, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Registrar } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
  * Options of `rendezvousServer()`. Times are in milliseconds; the wire
