@@ -80,7 +80,7 @@ new PerformanceObserver(list => {
   gcPauses.push(...list.getEntries().map(entry => entry.duration))
 }).observe({ entryTypes: ['gc'] })
 
-const limits = { maxRegistrationsPerPeer: 1000, maxRegistrations: Number.MAX_SAFE_INTEGER, maxStoreBytes: Number.MAX_SAFE_INTEGER }
+const limits = { maxRegistrationsPerPeer: 1000, maxRegistrations: Number.MAX_SAFE_INTEGER, maxStoreBytes: Number.MAX_SAFE_INTEGER, maxRegistrationsPerHost: Number.MAX_SAFE_INTEGER }
 
 const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'
 

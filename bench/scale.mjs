@@ -56,7 +56,7 @@ const MAX_OP_LATENCY = 50
 const LOAD_PERIOD = 1
 /** How long after the expiry a reclaim may take before the run fails */
 const GIVE_UP = 120_000
-const LIMITS = { maxRegistrationsPerPeer: 1000, maxRegistrations: Number.MAX_SAFE_INTEGER, maxStoreBytes: Number.MAX_SAFE_INTEGER }
+const LIMITS = { maxRegistrationsPerPeer: 1000, maxRegistrations: Number.MAX_SAFE_INTEGER, maxStoreBytes: Number.MAX_SAFE_INTEGER, maxRegistrationsPerHost: Number.MAX_SAFE_INTEGER }
 
 /** One real signed peer record envelope with a single TCP address */
 async function recordTemplate () {

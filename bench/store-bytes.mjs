@@ -24,8 +24,8 @@ import { log, positive, round, signedPeerRecord } from './lib.mjs'
 
 const SELF = fileURLToPath(import.meta.url)
 const SIZE = positive('BENCH_COST_SIZE', 100_000)
-const UNBOUNDED = { maxRegistrationsPerPeer: DEFAULT_MAX_REGISTRATIONS_PER_PEER, maxRegistrations: Number.MAX_SAFE_INTEGER, maxStoreBytes: Number.MAX_SAFE_INTEGER }
-const DEFAULTS = { maxRegistrationsPerPeer: DEFAULT_MAX_REGISTRATIONS_PER_PEER, maxRegistrations: DEFAULT_MAX_REGISTRATIONS, maxStoreBytes: DEFAULT_MAX_STORE_BYTES }
+const UNBOUNDED = { maxRegistrationsPerPeer: DEFAULT_MAX_REGISTRATIONS_PER_PEER, maxRegistrations: Number.MAX_SAFE_INTEGER, maxStoreBytes: Number.MAX_SAFE_INTEGER, maxRegistrationsPerHost: Number.MAX_SAFE_INTEGER }
+const DEFAULTS = { maxRegistrationsPerPeer: DEFAULT_MAX_REGISTRATIONS_PER_PEER, maxRegistrations: DEFAULT_MAX_REGISTRATIONS, maxStoreBytes: DEFAULT_MAX_STORE_BYTES, maxRegistrationsPerHost: Number.MAX_SAFE_INTEGER }
 
 /**
  * A real signed peer record with `addresses` TCP addresses

@@ -75,6 +75,31 @@ export const REGISTRATION_OVERHEAD_BYTES = 256
 export const NAMESPACE_OVERHEAD_BYTES = 330
 
 /**
+ * The share of `maxRegistrations` one host may hold by default: with a
+ * million registrations, 10,000 for one IPv4 address or IPv6 /64, so one
+ * machine cannot fill a point, while a campus or carrier NAT with thousands
+ * of peers behind one address is still served
+ */
+export const DEFAULT_HOST_SHARE = 0.01
+
+/**
+ * The per-host cap is never below this by default, so a small point still
+ * serves a NAT with a hundred peers
+ */
+export const MIN_REGISTRATIONS_PER_HOST = 100
+
+/**
+ * IPv4 addresses that share this many leading bits are one host by default
+ */
+export const DEFAULT_IPV4_PREFIX_LENGTH = 32
+
+/**
+ * IPv6 addresses that share this many leading bits are one host by default:
+ * a /64 is what one subscriber or one machine usually gets
+ */
+export const DEFAULT_IPV6_PREFIX_LENGTH = 64
+
+/**
  * The largest number of registrations in one DISCOVER response
  */
 export const DEFAULT_MAX_DISCOVER_LIMIT = 1000

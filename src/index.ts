@@ -42,7 +42,7 @@ export {
   PROTOCOL, DEFAULT_TTL, DEFAULT_MIN_TTL, DEFAULT_MAX_TTL, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_REGISTRATIONS_PER_PEER,
   DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_STORE_BYTES, DEFAULT_MAX_RECORD_SIZE, DEFAULT_MAX_DISCOVER_LIMIT,
   DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_RATE_LIMIT_WINDOW,
-  DEFAULT_TIMEOUT, DEFAULT_EXPIRY_INTERVAL
+  DEFAULT_TIMEOUT, DEFAULT_EXPIRY_INTERVAL, DEFAULT_IPV4_PREFIX_LENGTH, DEFAULT_IPV6_PREFIX_LENGTH
 } from './constants.ts'
 export * from './errors.ts'
 export { Message } from './pb/rendezvous.ts'
@@ -51,6 +51,7 @@ export { DatastoreRegistrationStore } from './server/datastore-store.ts'
 export type { DatastoreRegistrationStoreInit, DatastoreRegistrationStoreComponents } from './server/datastore-store.ts'
 export type { MemoryRegistrationStoreInit } from './server/memory-store.ts'
 export { registrationBytes, namespaceBytes, overLimit } from './server/registration-store.ts'
+export type { LimitRefusal } from './server/registration-store.ts'
 export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
 export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }
 export type { Rendezvous, RendezvousComponents, RendezvousInit }

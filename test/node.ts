@@ -1,6 +1,7 @@
 // tests that need Node.js: they spawn processes or use the file system
 import './bundle.node.ts'
 import './server/datastore-store.node.ts'
+import './server/host-limit.node.ts'
 import './hardening/load.node.ts'
 import './client/capped-point.node.ts'
 

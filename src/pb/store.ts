@@ -9,6 +9,7 @@ export interface StoredRegistration {
   signedPeerRecord: Uint8Array<ArrayBuffer>
   expiresAt: bigint
   sequence: bigint
+  host?: string
 }
 
 export namespace StoredRegistration {
@@ -44,6 +45,11 @@ export namespace StoredRegistration {
         if ((obj.sequence != null && obj.sequence !== 0n)) {
           w.uint32(40)
           w.uint64(obj.sequence)
+        }
+
+        if (obj.host != null) {
+          w.uint32(50)
+          w.string(obj.host)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -82,6 +88,10 @@ export namespace StoredRegistration {
             }
             case 5: {
               obj.sequence = reader.uint64()
+              break
+            }
+            case 6: {
+              obj.host = reader.string()
               break
             }
             default: {
@@ -134,6 +144,13 @@ export namespace StoredRegistration {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.host`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -171,6 +188,11 @@ export namespace StoredRegistration {
     value: bigint
   }
 
+  export interface StoredRegistrationHostFieldEvent {
+    field: '$.host'
+    value: string
+  }
+
   export function encode (obj: Partial<StoredRegistration>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, StoredRegistration.codec())
   }
@@ -179,7 +201,7 @@ export namespace StoredRegistration {
     return decodeMessage(buf, StoredRegistration.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StoredRegistration>): Generator<StoredRegistrationPeerIdFieldEvent | StoredRegistrationNamespaceFieldEvent | StoredRegistrationSignedPeerRecordFieldEvent | StoredRegistrationExpiresAtFieldEvent | StoredRegistrationSequenceFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StoredRegistration>): Generator<StoredRegistrationPeerIdFieldEvent | StoredRegistrationNamespaceFieldEvent | StoredRegistrationSignedPeerRecordFieldEvent | StoredRegistrationExpiresAtFieldEvent | StoredRegistrationSequenceFieldEvent | StoredRegistrationHostFieldEvent> {
     return streamMessage(buf, StoredRegistration.codec(), opts)
   }
 }

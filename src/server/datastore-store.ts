@@ -25,7 +25,7 @@ export interface DatastoreRegistrationStoreComponents {
 /**
  * Limits that never refuse: what the datastore held is put back as it was
  */
-const NO_LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: Infinity, maxRegistrations: Infinity, maxStoreBytes: Infinity }
+const NO_LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: Infinity, maxRegistrations: Infinity, maxStoreBytes: Infinity, maxRegistrationsPerHost: Infinity }
 
 /**
  * The writes of one key that have not settled yet
@@ -137,6 +137,10 @@ export class DatastoreRegistrationStore implements RegistrationStore {
     return this.memory.count()
   }
 
+  hostsAtLimit (maxRegistrationsPerHost: number): number {
+    return this.memory.hostsAtLimit(maxRegistrationsPerHost)
+  }
+
   async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
     // what the datastore holds for the key when no write of it is in flight
     const before = this.writes.has(this.key(registration.peerId, registration.namespace).toString()) ? undefined : this.memory.get(registration.peerId, registration.namespace)
@@ -239,16 +243,23 @@ function toStored (registration: Registration): StoredRegistration {
     namespace: registration.namespace,
     signedPeerRecord: registration.signedPeerRecord,
     expiresAt: BigInt(registration.expiresAt),
-    sequence: BigInt(registration.sequence)
+    sequence: BigInt(registration.sequence),
+    host: registration.host
   }
 }
 
 function fromStored (stored: StoredRegistration): Registration {
-  return {
+  const registration: Registration = {
     peerId: stored.peerId,
     namespace: stored.namespace,
     signedPeerRecord: stored.signedPeerRecord,
     expiresAt: Number(stored.expiresAt),
     sequence: Number(stored.sequence)
   }
+
+  if (stored.host != null) {
+    registration.host = stored.host
+  }
+
+  return registration
 }

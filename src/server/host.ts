@@ -1,4 +1,7 @@
 import { IpNet, iPv4FromIPv6, ipToString, isIPv4mappedIPv6 } from '@chainsafe/netmask'
+import { multiaddr } from '@multiformats/multiaddr'
+import { DEFAULT_HOST_SHARE, MIN_REGISTRATIONS_PER_HOST } from '../constants.ts'
+import { InvalidOptionError } from '../errors.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -33,13 +36,14 @@ const CODE_IP6 = 41
  * point cannot see further, and a peer must not escape its own host's cap by
  * going through a relay. (Peers behind a relay the operator trusts are
  * exempted by allowing the relay's address.)
- * - A remote address with no IP (the memory transport) is its own host.
+ * - A remote address with no IP (the memory transport) is its own host: its
+ * relay's part for a circuit address, and without peer ids either way.
  */
 export function hostOf (remoteAddr: Multiaddr, grouping: HostGrouping): string {
   const ip = remoteAddr.getComponents().find(component => component.code === CODE_IP4 || component.code === CODE_IP6)
 
   if (ip?.value == null) {
-    return remoteAddr.toString()
+    return remoteAddr.toString().split('/p2p-circuit')[0].replace(/\/p2p\/[^/]+$/, '')
   }
 
   if (ip.code === CODE_IP4) {
@@ -53,4 +57,101 @@ export function hostOf (remoteAddr: Multiaddr, grouping: HostGrouping): string {
   }
 
   return `ip6/${new IpNet(ip.value, grouping.ipv6PrefixLength).toString()}`
+}
+
+/**
+ * The first IP address of a remote address, with the prefix length an
+ * `/ipcidr` after it gives, if any
+ */
+function firstIp (ma: Multiaddr): { ip: string, cidr?: number } | undefined {
+  const components = ma.getComponents()
+  const index = components.findIndex(component => component.code === CODE_IP4 || component.code === CODE_IP6)
+
+  if (index === -1 || components[index].value == null) {
+    return undefined
+  }
+
+  const next = components[index + 1]
+
+  return { ip: components[index].value, cidr: next?.name === 'ipcidr' && next.value != null ? Number(next.value) : undefined }
+}
+
+/**
+ * Who counts as which host at a point, and whose registrations no host cap
+ * counts
+ */
+export class HostRules {
+  private readonly grouping: HostGrouping
+  private readonly exempt: IpNet[]
+
+  /**
+   * @param grouping - how addresses are grouped into hosts
+   * @param exempt - multiaddrs of addresses (`/ip4/10.0.0.5`) or ranges
+   * (`/ip4/10.0.0.0/ipcidr/8`), checked already by `checkExemptHosts()`
+   */
+  constructor (grouping: HostGrouping, exempt: Multiaddr[]) {
+    this.grouping = grouping
+    this.exempt = exempt.map(ma => {
+      const { ip, cidr } = firstIp(ma) ?? { ip: '' }
+      return new IpNet(ip, cidr ?? (ip.includes(':') ? 128 : 32))
+    })
+  }
+
+  /**
+   * The host a connection from `remoteAddr` counts against, or `undefined`
+   * when it is exempt from the host cap
+   */
+  hostOf (remoteAddr: Multiaddr): string | undefined {
+    const first = firstIp(remoteAddr)
+
+    if (first != null && this.exempt.some(net => net.contains(first.ip))) {
+      return undefined
+    }
+
+    return hostOf(remoteAddr, this.grouping)
+  }
+}
+
+/**
+ * The multiaddrs of `entries`, each an IP address optionally followed by
+ * `/ipcidr/<prefix length>`, or `InvalidOptionError` naming `option`
+ */
+export function checkExemptHosts (option: string, entries: unknown): Multiaddr[] {
+  if (!Array.isArray(entries)) {
+    throw new InvalidOptionError(option, 'must be an array of multiaddrs')
+  }
+
+  return entries.map(entry => {
+    let ma: Multiaddr
+
+    try {
+      ma = typeof entry === 'string' ? multiaddr(entry) : entry
+      const first = firstIp(ma)
+
+      if (first == null || !isMultiaddrStartingWithIp(ma)) {
+        throw new Error('it does not start with /ip4 or /ip6')
+      }
+
+      // throws on a prefix length out of range
+      void new IpNet(first.ip, first.cidr ?? (first.ip.includes(':') ? 128 : 32))
+    } catch (err: any) {
+      throw new InvalidOptionError(option, `${String(entry)} is not an address or a range of addresses (e.g. /ip4/10.0.0.5 or /ip4/10.0.0.0/ipcidr/8): ${err.message}`)
+    }
+
+    return ma
+  })
+}
+
+function isMultiaddrStartingWithIp (ma: Multiaddr): boolean {
+  const code = ma.getComponents()[0]?.code
+  return code === CODE_IP4 || code === CODE_IP6
+}
+
+/**
+ * The per-host cap of a point holding `maxRegistrations`: one host may hold 1 %
+ * of them, at least `MIN_REGISTRATIONS_PER_HOST` (or all of them, for a
+ * point smaller than that)
+ */
+export function defaultMaxRegistrationsPerHost (maxRegistrations: number): number {
+  return Math.min(maxRegistrations, Math.max(MIN_REGISTRATIONS_PER_HOST, Math.ceil(maxRegistrations * DEFAULT_HOST_SHARE)))
 }

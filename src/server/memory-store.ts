@@ -55,6 +55,11 @@ interface StoredRegistration {
    */
   sequence: number
 
+  /**
+   * The host it counts against, the host index's own key, or `undefined`
+   */
+  host: string | undefined
+
   heapIndex: number
 }
 
@@ -88,6 +93,12 @@ class NamespaceIndex extends SequenceIndex<StoredRegistration> {
 type PeerRegistrations = StoredRegistration | Map<string, StoredRegistration>
 
 /**
+ * What a host holds: its registration when it has one (most hosts), a set
+ * when several
+ */
+type HostRegistrations = StoredRegistration | Set<StoredRegistration>
+
+/**
  * Keeps registrations in memory: the default store of a rendezvous point.
  *
  * Each registration sits in a per-namespace index and an index across
@@ -102,6 +113,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
    */
   private readonly byPeer = Array.from({ length: PEER_SHARDS }, () => new Map<string, PeerRegistrations>())
   private readonly byNamespace = new Map<string, NamespaceIndex>()
+  private readonly byHost = new Map<string, HostRegistrations>()
   private readonly all = new SequenceIndex<StoredRegistration>()
   private readonly expiry = new ExpiryHeap<StoredRegistration>()
   private readonly sweep: RepeatingTask
@@ -175,11 +187,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
       // ones in the way are reclaimed here: the sweep takes the rest in
       // batches, between requests
       if (this.peerCount(registration.peerId) >= limits.maxRegistrationsPerPeer) {
-        for (const stored of this.registrationsOf(registration.peerId)) {
-          if (stored.expiresAt <= now - this.epoch) {
-            this.expire(stored)
-          }
-        }
+        this.reclaimExpired(this.registrationsOf(registration.peerId), now)
       }
 
       if (this.peerCount(registration.peerId) >= limits.maxRegistrationsPerPeer) {
@@ -189,20 +197,80 @@ export class MemoryRegistrationStore implements RegistrationStore {
       if (this.all.size >= limits.maxRegistrations && this.removeExpired(now, 1) === 0) {
         throw overLimit('maxRegistrations', limits)
       }
+
+      const host = registration.host
+
+      if (host != null && this.hostCount(host) >= limits.maxRegistrationsPerHost) {
+        // only when something expired at all: a host at its cap would
+        // otherwise have its registrations walked at each REGISTER
+        if (this.anyExpired(now)) {
+          this.reclaimExpired(this.registrationsOfHost(host), now)
+        }
+
+        if (this.hostCount(host) >= limits.maxRegistrationsPerHost) {
+          throw overLimit('maxRegistrationsPerHost', limits, host)
+        }
+      }
     }
 
     if (!this.fits(registration, existing, limits.maxStoreBytes, now)) {
       throw overLimit('maxStoreBytes', limits)
     }
 
+    // a refresh stays counted against the host it was first counted against
+    const host = existing == null ? registration.host : existing.host
+
     if (existing != null) {
       this.remove(existing)
     }
 
     const sequence = this.nextSequence()
-    this.insert(registration, sequence)
+    const written: NewRegistration = { ...registration }
+    delete written.host
 
-    return { ...registration, sequence }
+    if (host != null) {
+      written.host = host
+    }
+
+    this.insert(written, sequence)
+
+    return { ...written, sequence }
+  }
+
+  /**
+   * How many hosts hold `maxRegistrationsPerHost` registrations or more: a
+   * walk over the hosts, for metrics
+   */
+  hostsAtLimit (maxRegistrationsPerHost: number): number {
+    let atLimit = 0
+
+    for (const held of this.byHost.values()) {
+      if ((held instanceof Set ? held.size : 1) >= maxRegistrationsPerHost) {
+        atLimit++
+      }
+    }
+
+    return atLimit
+  }
+
+  /**
+   * Reclaims those of `registrations` that expired at or before `now`
+   */
+  private reclaimExpired (registrations: StoredRegistration[], now: number): void {
+    for (const stored of registrations) {
+      if (stored.expiresAt <= now - this.epoch) {
+        this.expire(stored)
+      }
+    }
+  }
+
+  /**
+   * Whether any registration expired at or before `now` and is not yet
+   * reclaimed
+   */
+  private anyExpired (now: number): boolean {
+    const next = this.expiry.peek()
+    return next != null && next.expiresAt <= now - this.epoch
   }
 
   /**
@@ -284,7 +352,20 @@ export class MemoryRegistrationStore implements RegistrationStore {
       record: bytesToString(registration.signedPeerRecord),
       expiresAt: smallInteger(registration.expiresAt - this.epoch),
       sequence: smallInteger(sequence - this.firstSequence),
+      host: registration.host == null ? undefined : this.hostKey(registration.host),
       heapIndex: -1
+    }
+
+    if (stored.host != null) {
+      const byHost = this.byHost.get(stored.host)
+
+      if (byHost == null) {
+        this.byHost.set(stored.host, stored)
+      } else if (byHost instanceof Set) {
+        byHost.add(stored)
+      } else {
+        this.byHost.set(stored.host, new Set([byHost, stored]))
+      }
     }
 
     const shard = this.peerShard(stored.peerId)
@@ -336,6 +417,29 @@ export class MemoryRegistrationStore implements RegistrationStore {
   private registrationsOf (peerId: string): StoredRegistration[] {
     const held = this.heldBy(peerId)
     return held == null ? [] : held instanceof Map ? [...held.values()] : [held]
+  }
+
+  private hostCount (host: string): number {
+    const held = this.byHost.get(host)
+    return held == null ? 0 : held instanceof Set ? held.size : 1
+  }
+
+  private registrationsOfHost (host: string): StoredRegistration[] {
+    const held = this.byHost.get(host)
+    return held == null ? [] : held instanceof Set ? [...held] : [held]
+  }
+
+  /**
+   * The host index's own string for `host`, so its registrations share one
+   */
+  private hostKey (host: string): string {
+    const held = this.byHost.get(host)
+
+    if (held == null) {
+      return flatCopy(host)
+    }
+
+    return (held instanceof Set ? held.values().next().value as StoredRegistration : held).host ?? host
   }
 
   async delete (peerId: string, namespace: string): Promise<void> {
@@ -449,6 +553,16 @@ export class MemoryRegistrationStore implements RegistrationStore {
         shard.set(stored.peerId, held.values().next().value as StoredRegistration)
       }
     }
+
+    if (stored.host != null) {
+      const byHost = this.byHost.get(stored.host)
+
+      if (byHost === stored) {
+        this.byHost.delete(stored.host)
+      } else if (byHost instanceof Set && byHost.delete(stored) && byHost.size === 1) {
+        this.byHost.set(stored.host, byHost.values().next().value as StoredRegistration)
+      }
+    }
   }
 
   private nextSequence (): number {
@@ -464,11 +578,16 @@ export class MemoryRegistrationStore implements RegistrationStore {
     const records = new Uint8Array(stored.reduce((length, { record }) => length + record.length, 0))
     let offset = 0
 
-    return stored.map(({ peerId, namespace, record, expiresAt, sequence }) => {
+    return stored.map(({ peerId, namespace, record, expiresAt, sequence, host }) => {
       const signedPeerRecord = records.subarray(offset, offset + record.length)
       offset += writeString(record, signedPeerRecord)
+      const registration: Registration = { peerId, namespace, signedPeerRecord, expiresAt: expiresAt + this.epoch, sequence: sequence + this.firstSequence }
 
-      return { peerId, namespace, signedPeerRecord, expiresAt: expiresAt + this.epoch, sequence: sequence + this.firstSequence }
+      if (host != null) {
+        registration.host = host
+      }
+
+      return registration
     })
   }
 }

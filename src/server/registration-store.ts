@@ -30,6 +30,14 @@ export interface Registration {
   expiresAt: number
 
   /**
+   * The host the registration counts against for `maxRegistrationsPerHost`
+   * (see `hostOf()`), or `undefined` when no host cap applies to it (an
+   * allow-listed address). A refresh keeps the host the registration was
+   * first counted against.
+   */
+  host?: string
+
+  /**
    * Assigned by the store when the registration is written: unique and
    * increasing across the whole store, so a later write (a refresh included)
    * always has a larger sequence than every earlier one. Cookies carry it.
@@ -64,6 +72,12 @@ export interface RegistrationLimits {
    * namespace held
    */
   maxStoreBytes: number
+
+  /**
+   * How many registrations one host may hold, over all its peers: counts the
+   * registrations whose `host` is that of the one written
+   */
+  maxRegistrationsPerHost: number
 }
 
 /**
@@ -85,17 +99,36 @@ export function namespaceBytes (namespace: string): number {
 }
 
 /**
- * The refusal of a write past one of the caps, worded alike by every store
+ * The refusal of a write past one of the caps, worded alike by every store:
+ * throw it from `put()`. `limit` says which cap refused it, for metrics.
  */
-export function overLimit (limit: keyof RegistrationLimits, limits: RegistrationLimits): RendezvousError {
+export interface LimitRefusal extends RendezvousError {
+  limit: keyof RegistrationLimits
+}
+
+/**
+ * The typed error that refuses a write past `limit`: `NotAuthorizedError`
+ * for `maxRegistrationsPerPeer` (as the specification's implementations
+ * answer a peer past its cap), `UnavailableError` for the others
+ */
+export function overLimit (limit: keyof RegistrationLimits, limits: RegistrationLimits, host?: string): LimitRefusal {
+  let error: RendezvousError
+
   switch (limit) {
     case 'maxRegistrationsPerPeer':
-      return new NotAuthorizedError(`peer is registered in ${limits.maxRegistrationsPerPeer} namespaces, the most allowed`)
+      error = new NotAuthorizedError(`peer is registered in ${limits.maxRegistrationsPerPeer} namespaces, the most allowed`)
+      break
     case 'maxRegistrations':
-      return new UnavailableError('the rendezvous point is full')
+      error = new UnavailableError('the rendezvous point is full')
+      break
+    case 'maxRegistrationsPerHost':
+      error = new UnavailableError(`the peers of this host${host == null ? '' : ` (${host})`} hold ${limits.maxRegistrationsPerHost} registrations, the most one host may`)
+      break
     default:
-      return new UnavailableError(`the rendezvous point is full: its registrations may take at most ${limits.maxStoreBytes} bytes`)
+      error = new UnavailableError(`the rendezvous point is full: its registrations may take at most ${limits.maxStoreBytes} bytes`)
   }
+
+  return Object.assign(error, { limit })
 }
 
 export interface DiscoverQuery {
@@ -144,9 +177,11 @@ export interface RegistrationStore {
   /**
    * Adds the registration of (`peerId`, `namespace`), replacing any earlier
    * one, and returns it with its new sequence. Throws `NotAuthorizedError`
-   * when the peer holds `maxRegistrationsPerPeer` namespaces and
-   * `UnavailableError` when the store holds `maxRegistrations`, unless it is
-   * a refresh of a registration the store holds; throws `UnavailableError`
+   * when the peer holds `maxRegistrationsPerPeer` namespaces,
+   * `UnavailableError` when the store holds `maxRegistrations`, and
+   * `UnavailableError` when its `host` holds `maxRegistrationsPerHost`,
+   * unless it is a refresh of a registration the store holds (which keeps
+   * the host it was first counted against); throws `UnavailableError`
    * when the write would take the store past `maxStoreBytes`, which a
    * refresh does only when its record is larger than the one it replaces. A
    * refused write leaves every live registration as it was (it may reclaim
@@ -174,6 +209,12 @@ export interface RegistrationStore {
    * counted)
    */
   count(): number | Promise<number>
+
+  /**
+   * How many hosts hold `maxRegistrationsPerHost` registrations or more, for
+   * the point's metrics
+   */
+  hostsAtLimit?(maxRegistrationsPerHost: number): number | Promise<number>
 
   start?(): void | Promise<void>
   stop?(): void | Promise<void>

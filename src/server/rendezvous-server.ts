@@ -8,7 +8,8 @@ import {
   DEFAULT_MAX_RECORD_SIZE, DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE,
   DEFAULT_MAX_STORE_BYTES,
   DEFAULT_MAX_REQUESTS_PER_PEER, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT,
-  DEFAULT_LEGACY_RECORD_AGENTS, DEFAULT_TTL, PROTOCOL, RATE_LIMIT_MAX_PEERS, SECOND
+  DEFAULT_LEGACY_RECORD_AGENTS, DEFAULT_TTL, PROTOCOL, RATE_LIMIT_MAX_PEERS, SECOND,
+  DEFAULT_IPV4_PREFIX_LENGTH, DEFAULT_IPV6_PREFIX_LENGTH
 } from '../constants.ts'
 import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidSignedPeerRecordError, InvalidTTLError, NotAuthorizedError, RendezvousError, UnavailableError } from '../errors.ts'
 import { isNamespaceTooLong } from '../namespace.ts'
@@ -16,10 +17,12 @@ import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
 import { openSignedPeerRecord, peerRecordFormat } from '../signed-peer-record.ts'
 import { CookieCodec } from './cookie.ts'
+import { checkExemptHosts, defaultMaxRegistrationsPerHost, HostRules } from './host.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
-import type { DiscoverPage, DiscoverQuery, RegistrationStore } from './registration-store.ts'
-import type { ComponentLogger, Connection, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import type { DiscoverPage, DiscoverQuery, LimitRefusal, RegistrationLimits, RegistrationStore } from './registration-store.ts'
+import type { ComponentLogger, Connection, Counter, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
  * Options of `rendezvousServer()`. Times are in milliseconds; the wire
@@ -92,6 +95,45 @@ export interface RendezvousServerInit {
    * @default 536_870_912 (512 MiB)
    */
   maxStoreBytes?: number
+
+  /**
+   * How many registrations the peers of one host may hold in all: an IPv4
+   * address is one host, an IPv6 /64 is one host (see `ipv4PrefixLength` and
+   * `ipv6PrefixLength`), a peer reaching the point through a circuit relay
+   * counts as the relay's host, and an address without an IP (the memory
+   * transport) is a host of its own. A REGISTER that would take its host
+   * past it gets `E_UNAVAILABLE`; a refresh of a registration the peer holds
+   * always passes; an unregistered or expired registration frees its slot.
+   * Peer ids cost nothing to make, so the per-peer cap alone lets one
+   * machine fill a point; this one does not.
+   *
+   * @default 1 % of `maxRegistrations`, at least 100 (10,000 of 1,000,000)
+   */
+  maxRegistrationsPerHost?: number
+
+  /**
+   * IPv4 addresses that share this many leading bits count as one host
+   *
+   * @default 32
+   */
+  ipv4PrefixLength?: number
+
+  /**
+   * IPv6 addresses that share this many leading bits count as one host
+   *
+   * @default 64
+   */
+  ipv6PrefixLength?: number
+
+  /**
+   * Addresses (`/ip4/10.0.0.5`) or ranges (`/ip4/10.0.0.0/ipcidr/8`,
+   * `/ip6/2001:db8::/ipcidr/32`) whose registrations no host cap counts, as
+   * for the connection manager's `allow` list. A trusted relay listed here
+   * exempts the peers behind it.
+   *
+   * @default []
+   */
+  exemptHosts?: Array<string | Multiaddr>
 
   /**
    * The largest signed peer record accepted, in bytes; a REGISTER with a
@@ -208,9 +250,8 @@ export class RendezvousServer implements Startable {
   private readonly minTtl: number
   private readonly maxTtl: number
   private readonly maxNamespaceLength: number
-  private readonly maxRegistrationsPerPeer: number
-  private readonly maxRegistrations: number
-  private readonly maxStoreBytes: number
+  private readonly limits: RegistrationLimits
+  private readonly hosts: HostRules
   private readonly maxRecordSize: number
   private readonly maxDiscoverLimit: number
   private readonly maxMessageSize: number
@@ -234,6 +275,7 @@ export class RendezvousServer implements Startable {
   private readonly streams = new Set<Stream>()
   private readonly requests?: CounterGroup<RequestType>
   private readonly responses?: CounterGroup<Message.ResponseStatus>
+  private readonly hostLimitRefusals?: Counter
   private cookies?: CookieCodec
   private started = false
 
@@ -246,9 +288,13 @@ export class RendezvousServer implements Startable {
     this.maxTtl = options.maxTtl
     this.defaultTtl = options.defaultTtl
     this.maxNamespaceLength = options.maxNamespaceLength
-    this.maxRegistrationsPerPeer = options.maxRegistrationsPerPeer
-    this.maxRegistrations = options.maxRegistrations
-    this.maxStoreBytes = options.maxStoreBytes
+    this.limits = {
+      maxRegistrationsPerPeer: options.maxRegistrationsPerPeer,
+      maxRegistrations: options.maxRegistrations,
+      maxStoreBytes: options.maxStoreBytes,
+      maxRegistrationsPerHost: options.maxRegistrationsPerHost
+    }
+    this.hosts = new HostRules(options, options.exemptHosts)
     this.maxRecordSize = options.maxRecordSize
     this.maxDiscoverLimit = options.maxDiscoverLimit
     this.maxMessageSize = options.maxMessageSize
@@ -279,6 +325,18 @@ export class RendezvousServer implements Startable {
       help: 'Registrations held by the rendezvous point',
       calculate: async () => this.store.count()
     })
+    this.hostLimitRefusals = components.metrics?.registerCounter('libp2p_rendezvous_server_host_limit_refusals_total', {
+      help: 'REGISTERs refused because their host held maxRegistrationsPerHost registrations'
+    })
+
+    const hostsAtLimit = this.store.hostsAtLimit?.bind(this.store)
+
+    if (hostsAtLimit != null) {
+      components.metrics?.registerMetric('libp2p_rendezvous_server_hosts_at_limit', {
+        help: 'Hosts holding maxRegistrationsPerHost registrations',
+        calculate: async () => hostsAtLimit(this.limits.maxRegistrationsPerHost)
+      })
+    }
 
     this.handleStream = this.handleStream.bind(this)
     this.onIdentify = this.onIdentify.bind(this)
@@ -458,7 +516,7 @@ export class RendezvousServer implements Startable {
     switch (request.type ?? Message.MessageType.REGISTER) {
       case Message.MessageType.REGISTER: {
         this.requests?.increment({ register: true })
-        const registerResponse: Message.RegisterResponse = await (overLimit == null ? this.register(request.register ?? {}, remotePeer) : Promise.reject(overLimit))
+        const registerResponse: Message.RegisterResponse = await (overLimit == null ? this.register(request.register ?? {}, connection) : Promise.reject(overLimit))
           .catch(err => this.refusal(err))
         this.responses?.increment({ [registerResponse.status ?? Message.ResponseStatus.OK]: true })
         return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse }
@@ -550,6 +608,10 @@ export class RendezvousServer implements Startable {
    */
   private refusal (err: Error): { status: Message.ResponseStatus, statusText: string } {
     if (err instanceof RendezvousError) {
+      if ((err as Partial<LimitRefusal>).limit === 'maxRegistrationsPerHost') {
+        this.hostLimitRefusals?.increment()
+      }
+
       this.log('request refused - %s', err.message)
       return { status: err.status, statusText: err.statusText }
     }
@@ -559,7 +621,8 @@ export class RendezvousServer implements Startable {
     return { status: error.status, statusText: error.statusText }
   }
 
-  private async register (request: Message.Register, remotePeer: PeerId): Promise<Message.RegisterResponse> {
+  private async register (request: Message.Register, connection: Connection): Promise<Message.RegisterResponse> {
+    const remotePeer = connection.remotePeer
     const namespace = this.checkNamespace(request.ns)
 
     if (namespace === '') {
@@ -591,12 +654,9 @@ export class RendezvousServer implements Startable {
       namespace,
       // copy: the decoded field is a view into the receive buffer
       signedPeerRecord: request.signedPeerRecord?.slice() ?? new Uint8Array(),
-      expiresAt: Date.now() + ttlSeconds * SECOND
-    }, {
-      maxRegistrationsPerPeer: this.maxRegistrationsPerPeer,
-      maxRegistrations: this.maxRegistrations,
-      maxStoreBytes: this.maxStoreBytes
-    })
+      expiresAt: Date.now() + ttlSeconds * SECOND,
+      host: this.hosts.hostOf(connection.remoteAddr)
+    }, this.limits)
 
     return { status: Message.ResponseStatus.OK, statusText: '', ttl: BigInt(ttlSeconds) }
   }
@@ -713,7 +773,7 @@ const MAX_TIMEOUT = 2 ** 31 - 1
  * The options with their defaults, checked: throws `InvalidOptionError`
  * naming the first bad one
  */
-export function resolveServerInit (init: RendezvousServerInit): Required<Omit<RendezvousServerInit, 'store' | 'cookieSecret'>> {
+export function resolveServerInit (init: RendezvousServerInit): Required<Omit<RendezvousServerInit, 'store' | 'cookieSecret' | 'exemptHosts'>> & { exemptHosts: Multiaddr[] } {
   const options = {
     protocol: init.protocol ?? PROTOCOL,
     minTtl: positiveInteger('minTtl', init.minTtl ?? DEFAULT_MIN_TTL),
@@ -723,6 +783,10 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
     maxRegistrationsPerPeer: positiveInteger('maxRegistrationsPerPeer', init.maxRegistrationsPerPeer ?? DEFAULT_MAX_REGISTRATIONS_PER_PEER),
     maxRegistrations: positiveInteger('maxRegistrations', init.maxRegistrations ?? DEFAULT_MAX_REGISTRATIONS),
     maxStoreBytes: positiveInteger('maxStoreBytes', init.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES),
+    maxRegistrationsPerHost: 0,
+    ipv4PrefixLength: prefixLength('ipv4PrefixLength', init.ipv4PrefixLength ?? DEFAULT_IPV4_PREFIX_LENGTH, 32),
+    ipv6PrefixLength: prefixLength('ipv6PrefixLength', init.ipv6PrefixLength ?? DEFAULT_IPV6_PREFIX_LENGTH, 128),
+    exemptHosts: checkExemptHosts('exemptHosts', init.exemptHosts ?? []),
     maxRecordSize: positiveInteger('maxRecordSize', init.maxRecordSize ?? DEFAULT_MAX_RECORD_SIZE),
     maxDiscoverLimit: positiveInteger('maxDiscoverLimit', init.maxDiscoverLimit ?? DEFAULT_MAX_DISCOVER_LIMIT),
     maxMessageSize: positiveInteger('maxMessageSize', init.maxMessageSize ?? DEFAULT_MAX_REQUEST_SIZE),
@@ -732,6 +796,8 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
     rateLimitWindow: positiveInteger('rateLimitWindow', init.rateLimitWindow ?? DEFAULT_RATE_LIMIT_WINDOW),
     legacyRecordAgents: agentPrefixes('legacyRecordAgents', init.legacyRecordAgents ?? DEFAULT_LEGACY_RECORD_AGENTS)
   }
+
+  options.maxRegistrationsPerHost = positiveInteger('maxRegistrationsPerHost', init.maxRegistrationsPerHost ?? defaultMaxRegistrationsPerHost(options.maxRegistrations))
 
   if (options.minTtl < SECOND) {
     throw new InvalidOptionError('minTtl', 'must be at least 1000 ms, the wire counts whole seconds')
@@ -762,6 +828,17 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
   }
 
   return options
+}
+
+/**
+ * A prefix length of 0 to `bits`, or `InvalidOptionError`
+ */
+function prefixLength (option: string, value: number, bits: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > bits) {
+    throw new InvalidOptionError(option, `must be a whole number of bits from 0 to ${bits}, got ${value}`)
+  }
+
+  return value
 }
 
 /**

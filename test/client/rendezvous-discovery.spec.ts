@@ -383,7 +383,7 @@ describe('rendezvous discovery', () => {
     const record = new Uint8Array([1])
 
     for (let i = 0; i < 10_000; i++) {
-      await store.put({ peerId: `lapsed-${i}`, namespace: 'ns', signedPeerRecord: record, expiresAt: lapsing }, { maxRegistrationsPerPeer: 1000, maxRegistrations: 1_000_000, maxStoreBytes: 1024 ** 3 })
+      await store.put({ peerId: `lapsed-${i}`, namespace: 'ns', signedPeerRecord: record, expiresAt: lapsing }, { maxRegistrationsPerPeer: 1000, maxRegistrations: 1_000_000, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 })
     }
 
     await restartPoint({ store })

@@ -12,7 +12,7 @@ import { LevelDatastore } from 'datastore-level'
 import { DatastoreRegistrationStore } from '../../src/server/datastore-store.ts'
 import type { NewRegistration, Registration, RegistrationLimits } from '../../src/server/registration-store.ts'
 
-const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100_000, maxStoreBytes: 1024 ** 3 }
+const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100_000, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
 const KEYS = 5000
 
 describe('datastore registration store on LevelDB', function () {

@@ -67,7 +67,7 @@ class HeldDatastore extends MemoryDatastore {
   }
 }
 
-const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100, maxStoreBytes: 1024 ** 3 }
+const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
 
 describe('datastore registration store', () => {
   let datastore: HeldDatastore
@@ -257,9 +257,9 @@ describe('datastore registration store', () => {
 
   it('enforces the caps of the memory store', async () => {
     const store = await startStore()
-    await store.put(registration('peer-a', 'a'), { maxRegistrationsPerPeer: 1, maxRegistrations: 10, maxStoreBytes: 1024 ** 3 })
+    await store.put(registration('peer-a', 'a'), { maxRegistrationsPerPeer: 1, maxRegistrations: 10, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 })
 
-    await expect(store.put(registration('peer-a', 'b'), { maxRegistrationsPerPeer: 1, maxRegistrations: 10, maxStoreBytes: 1024 ** 3 }))
+    await expect(store.put(registration('peer-a', 'b'), { maxRegistrationsPerPeer: 1, maxRegistrations: 10, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }))
       .to.eventually.be.rejected.with.property('name', 'NotAuthorizedError')
     expect(await keys()).to.have.lengthOf(1)
   })

@@ -49,8 +49,10 @@ describe('hosts', () => {
     expect(host(`/ip4/198.51.100.1/tcp/4001/ws/p2p/${RELAY}/p2p-circuit/webrtc/p2p/${PEER}`)).to.equal(host(relayed))
   })
 
-  it('makes each address without an IP a host of its own', () => {
+  it('makes each address without an IP a host of its own, its relay\'s for a circuit address', () => {
     expect(host('/memory/a')).to.equal('/memory/a')
+    expect(host(`/memory/a/p2p/${PEER}`)).to.equal('/memory/a')
     expect(host('/memory/b')).to.not.equal(host('/memory/a'))
+    expect(host(`/memory/relay/p2p/${RELAY}/p2p-circuit/p2p/${PEER}`)).to.equal('/memory/relay')
   })
 })

@@ -15,7 +15,8 @@ const TTL = 60_000
 const LIMITS: RegistrationLimits = {
   maxRegistrationsPerPeer: 1000,
   maxRegistrations: 1_000_000,
-  maxStoreBytes: 1024 ** 3
+  maxStoreBytes: 1024 ** 3,
+  maxRegistrationsPerHost: 1_000_000
 }
 
 const RECORD = Uint8Array.from([1, 2, 3, 4])
@@ -205,7 +206,7 @@ describe('memory registration store', () => {
     })
 
     it('always allows a refresh of an existing registration, even at both caps', async () => {
-      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3 }
+      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
       const first = await store.put(registration('peer-a', 'ns', NOW + 1000), limits)
 
       const refreshed = await store.put(registration('peer-a', 'ns', NOW + 2000), limits)
@@ -219,7 +220,7 @@ describe('memory registration store', () => {
     })
 
     it('frees a slot when a registration is deleted', async () => {
-      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 2, maxStoreBytes: 1024 ** 3 }
+      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 2, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
 
       await store.put(registration('peer-a', 'ns-1'), limits)
       await expect(store.put(registration('peer-a', 'ns-2'), limits)).to.eventually.be.rejectedWith(NotAuthorizedError)
@@ -653,7 +654,7 @@ describe('memory registration store', () => {
     it('leaves the caps usable after removal', async () => {
       store.removeExpired(NOW + 1000, 100)
 
-      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3 }
+      const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
       await store.put(registration('p10', 'other'), limits)
 
       expect(store.count()).to.equal(1)

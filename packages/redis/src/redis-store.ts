@@ -143,6 +143,9 @@ const BUFFERS: TypeMapping = { [RESP_TYPES.BLOB_STRING]: Buffer }
  * - `P reg:<id>`: hash of peer, ns, record, expiresAt, sequence
  * - `P cost`: hash of each id's cost against `maxStoreBytes`
  * - `P bytes`: what the registrations and namespaces held cost in all
+ * - `P host-of`: hash of each id's host, for ids counted against a host cap
+ * - `P host:<host>`: sorted set of the host's ids by expiry, for its cap
+ * - `P hosts`: sorted set of hosts by how many registrations they hold
  * - `P cookie-secret`: the secret every point's cookies are made with
  *
  * The scripts read ARGV[1] (the prefix) to reach keys they cannot name in
@@ -169,6 +172,14 @@ end
 
 local function remove (id)
   local peer, ns = parse(id)
+  local host = redis.call('HGET', prefix .. 'host-of', id)
+  if host then
+    redis.call('HDEL', prefix .. 'host-of', id)
+    redis.call('ZREM', prefix .. 'host:' .. host, id)
+    if tonumber(redis.call('ZINCRBY', prefix .. 'hosts', -1, host)) <= 0 then
+      redis.call('ZREM', prefix .. 'hosts', host)
+    end
+  end
   redis.call('ZREM', prefix .. 'all', id)
   redis.call('ZREM', prefix .. 'expiry', id)
   local inNamespace = redis.call('ZREM', prefix .. 'ns:' .. ns, id)
@@ -206,14 +217,17 @@ end
  * KEYS: seq, all, expiry, ns:<ns>, peer:<peer>, reg:<id>, bytes, cost
  * ARGV: prefix, id, peer, ns, record, expiresAt, now, maxRegistrationsPerPeer,
  * maxRegistrations, sweep batch, sequence floor, key TTL grace, cost,
- * maxStoreBytes
+ * maxStoreBytes, host ('' for none), maxRegistrationsPerHost
  * Returns { 0, sequence } or { 1 } (peer cap) or { 2 } (store full) or
- * { 3 } (byte budget)
+ * { 3 } (byte budget) or { 4 } (host cap)
  */
 const PUT_SCRIPT = `${LUA_COMMON}
 local id, now = ARGV[2], ARGV[7]
 local expiresAt = tonumber(ARGV[6])
 local cost, maxBytes = tonumber(ARGV[13]), tonumber(ARGV[14])
+-- the host it counts against: a refresh keeps the one it was first counted
+-- against, a new registration takes the one it came from
+local host = ARGV[15]
 
 -- expired registrations must not count against the caps
 sweep(now, tonumber(ARGV[10]))
@@ -221,14 +235,16 @@ sweep(now, tonumber(ARGV[10]))
 local used = tonumber(redis.call('GET', KEYS[7]) or '0')
 -- what this write adds to the bytes held: a refresh, only its growth
 local added = cost
+local refresh = redis.call('ZSCORE', KEYS[3], id)
 
 -- a refresh of a registration still held is always allowed, unless it grows
 -- past the byte budget
-if redis.call('ZSCORE', KEYS[3], id) then
+if refresh then
   added = cost - tonumber(redis.call('HGET', KEYS[8], id) or '0')
   if added > 0 and used + added > maxBytes then
     return { 3 }
   end
+  host = redis.call('HGET', prefix .. 'host-of', id) or ''
 else
   local maxPerPeer = tonumber(ARGV[8])
   if redis.call('ZCARD', KEYS[5]) >= maxPerPeer then
@@ -242,6 +258,19 @@ else
   end
   if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[9]) then
     return { 2 }
+  end
+  if host ~= '' then
+    local hostKey = prefix .. 'host:' .. host
+    local maxPerHost = tonumber(ARGV[16])
+    if redis.call('ZCARD', hostKey) >= maxPerHost then
+      -- the batch above may not have reached this host's expired ones
+      for _, old in ipairs(redis.call('ZRANGEBYSCORE', hostKey, '-inf', now)) do
+        remove(old)
+      end
+      if redis.call('ZCARD', hostKey) >= maxPerHost then
+        return { 4 }
+      end
+    end
   end
   used = tonumber(redis.call('GET', KEYS[7]) or '0')
   if redis.call('EXISTS', KEYS[4]) == 0 then
@@ -273,6 +302,14 @@ redis.call('ZADD', KEYS[5], ARGV[6], id)
 redis.call('HSET', KEYS[8], id, ARGV[13])
 redis.call('INCRBY', KEYS[7], string.format('%d', added))
 extendExpiry(KEYS[5], keyExpiry)
+if host ~= '' then
+  if not refresh then
+    redis.call('HSET', prefix .. 'host-of', id, host)
+    redis.call('ZINCRBY', prefix .. 'hosts', 1, host)
+  end
+  redis.call('ZADD', prefix .. 'host:' .. host, ARGV[6], id)
+  extendExpiry(prefix .. 'host:' .. host, keyExpiry)
+end
 
 return { 0, sequence }
 `
@@ -482,11 +519,13 @@ export class RedisRegistrationStore implements RegistrationStore {
       integer(now * 1000),
       integer(REDIS_KEY_TTL_GRACE),
       integer(registrationBytes(registration.signedPeerRecord.byteLength)),
-      cap(limits.maxStoreBytes)
+      cap(limits.maxStoreBytes),
+      registration.host ?? '',
+      cap(limits.maxRegistrationsPerHost)
     ], options)
 
     if (reply[0] !== 0) {
-      throw overLimit(PUT_REFUSALS[reply[0]], limits)
+      throw overLimit(PUT_REFUSALS[reply[0]], limits, registration.host)
     }
 
     return {
@@ -496,6 +535,14 @@ export class RedisRegistrationStore implements RegistrationStore {
       expiresAt: registration.expiresAt,
       sequence: Number(reply[1]?.toString())
     }
+  }
+
+  /**
+   * How many hosts hold `maxRegistrationsPerHost` registrations or more, over
+   * the whole fleet: one `ZCOUNT`
+   */
+  async hostsAtLimit (maxRegistrationsPerHost: number): Promise<number> {
+    return this.call<number>(['ZCOUNT', this.key('hosts'), cap(maxRegistrationsPerHost), '+inf'])
   }
 
   async delete (peerId: string, namespace: string, options?: AbortOptions): Promise<void> {
@@ -704,7 +751,8 @@ function cap (value: number): string {
 const PUT_REFUSALS: Record<number, keyof RegistrationLimits> = {
   1: 'maxRegistrationsPerPeer',
   2: 'maxRegistrations',
-  3: 'maxStoreBytes'
+  3: 'maxStoreBytes',
+  4: 'maxRegistrationsPerHost'
 }
 
 function toBuffer (bytes: Uint8Array): Buffer {

@@ -16,7 +16,7 @@ async function delay (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
 
-const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100, maxStoreBytes: 1024 ** 3 }
+const LIMITS: RegistrationLimits = { maxRegistrationsPerPeer: 10, maxRegistrations: 100, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
 const PREFIX = 'test:'
 
 describe('redis registration store', function () {
@@ -136,7 +136,7 @@ describe('redis registration store', function () {
     it('is shared: writes through two stores get one increasing sequence', async () => {
       const a = await startStore()
       const b = await startStore()
-      const written = await Promise.all(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration(`peer-${i}`, 'ns'), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3 })))
+      const written = await Promise.all(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration(`peer-${i}`, 'ns'), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 })))
       const sequences = written.map(r => r.sequence)
 
       expect(new Set(sequences).size).to.equal(40)
@@ -171,7 +171,7 @@ describe('redis registration store', function () {
   describe('caps', () => {
     it('refuses a peer past maxRegistrationsPerPeer with NotAuthorizedError, and always allows a refresh', async () => {
       const store = await startStore()
-      const limits = { maxRegistrationsPerPeer: 2, maxRegistrations: 100, maxStoreBytes: 1024 ** 3 }
+      const limits = { maxRegistrationsPerPeer: 2, maxRegistrations: 100, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
       await store.put(registration('peer-a', 'a'), limits)
       await store.put(registration('peer-a', 'b'), limits)
 
@@ -186,7 +186,7 @@ describe('redis registration store', function () {
 
     it('refuses a new registration in a full store with UnavailableError, and always allows a refresh', async () => {
       const store = await startStore()
-      const limits = { maxRegistrationsPerPeer: 10, maxRegistrations: 2, maxStoreBytes: 1024 ** 3 }
+      const limits = { maxRegistrationsPerPeer: 10, maxRegistrations: 2, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
       await store.put(registration('peer-a', 'ns'), limits)
       await store.put(registration('peer-b', 'ns'), limits)
 
@@ -199,12 +199,12 @@ describe('redis registration store', function () {
       const a = await startStore()
       const b = await startStore()
 
-      const perPeer = { maxRegistrationsPerPeer: 5, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3 }
+      const perPeer = { maxRegistrationsPerPeer: 5, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
       const results = await Promise.allSettled(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration('peer-x', `ns-${i}`), perPeer)))
       expect(results.filter(r => r.status === 'fulfilled')).to.have.lengthOf(5)
       expect(results.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason.name)).to.deep.equal(Array(35).fill('NotAuthorizedError'))
 
-      const global = { maxRegistrationsPerPeer: 10, maxRegistrations: 12, maxStoreBytes: 1024 ** 3 }
+      const global = { maxRegistrationsPerPeer: 10, maxRegistrations: 12, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
       const more = await Promise.allSettled(Array.from({ length: 40 }, async (_, i) => (i % 2 === 0 ? a : b).put(registration(`peer-${i}`, 'ns'), global)))
       expect(more.filter(r => r.status === 'fulfilled')).to.have.lengthOf(7)
       expect(more.filter(r => r.status === 'rejected').map(r => (r as PromiseRejectedResult).reason.name)).to.deep.equal(Array(33).fill('UnavailableError'))
@@ -273,16 +273,16 @@ describe('redis registration store', function () {
 
     it('does not count expired registrations against the caps', async () => {
       const store = await startStore()
-      await store.put(registration('peer-a', 'a', 100), { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3 })
+      await store.put(registration('peer-a', 'a', 100), { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 })
       await delay(200)
 
-      await store.put(registration('peer-a', 'b'), { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3 })
+      await store.put(registration('peer-a', 'b'), { maxRegistrationsPerPeer: 1, maxRegistrations: 1, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 })
       expect((await all(store)).map(r => r.namespace)).to.deep.equal(['b'])
     })
 
     it('drops the expired registrations of a peer at its cap that the global batch did not reach', async () => {
       const store = await startStore({ expiryBatchSize: 1 })
-      const limits = { maxRegistrationsPerPeer: 3, maxRegistrations: 100, maxStoreBytes: 1024 ** 3 }
+      const limits = { maxRegistrationsPerPeer: 3, maxRegistrations: 100, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
       const now = Date.now()
 
       for (const peer of ['peer-b', 'peer-c', 'peer-d']) {
@@ -310,7 +310,7 @@ describe('redis registration store', function () {
       const written: Registration[] = []
 
       for (let i = 0; i < 25; i++) {
-        written.push(await store.put(registration(`peer-${i}`, i % 2 === 0 ? 'even' : 'odd'), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3 }))
+        written.push(await store.put(registration(`peer-${i}`, i % 2 === 0 ? 'even' : 'odd'), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }))
       }
 
       const pages: Registration[][] = []
@@ -375,8 +375,8 @@ describe('redis registration store', function () {
     it('bounds the expired registrations one request skips, and the next request carries on', async () => {
       const store = await startStore()
       const now = Date.now()
-      const expired = await Promise.all(Array.from({ length: REDIS_DISCOVER_MAX_SKIPPED + 20 }, async (_, i) => store.put({ ...registration(`peer-${i}`, 'ns'), expiresAt: now + 1000 }, { maxRegistrationsPerPeer: 10, maxRegistrations: 10_000, maxStoreBytes: 1024 ** 3 })))
-      const live = await store.put(registration('peer-live', 'ns'), { maxRegistrationsPerPeer: 10, maxRegistrations: 10_000, maxStoreBytes: 1024 ** 3 })
+      const expired = await Promise.all(Array.from({ length: REDIS_DISCOVER_MAX_SKIPPED + 20 }, async (_, i) => store.put({ ...registration(`peer-${i}`, 'ns'), expiresAt: now + 1000 }, { maxRegistrationsPerPeer: 10, maxRegistrations: 10_000, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 })))
+      const live = await store.put(registration('peer-live', 'ns'), { maxRegistrationsPerPeer: 10, maxRegistrations: 10_000, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 })
       const sequences = expired.map(r => r.sequence).sort((a, b) => a - b)
 
       const first = await store.discover({ namespace: 'ns', after: 0, limit: 10, now: now + 1000 })
@@ -393,7 +393,7 @@ describe('redis registration store', function () {
       const store = await startStore()
 
       for (let i = 0; i < 25; i++) {
-        await store.put(registration(`peer-${i}`, `ns-${i % 3}`, 100), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3 })
+        await store.put(registration(`peer-${i}`, `ns-${i % 3}`, 100), { maxRegistrationsPerPeer: 10, maxRegistrations: 1000, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 })
       }
 
       const live = await store.put(registration('peer-live', 'ns-0'), LIMITS)

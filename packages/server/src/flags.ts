@@ -4,7 +4,7 @@ import {
   DEFAULT_MAX_DISCOVER_LIMIT, DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_NAMESPACE_LENGTH, DEFAULT_MAX_RECORD_SIZE,
   DEFAULT_MAX_REGISTRATIONS, DEFAULT_MAX_REGISTRATIONS_PER_PEER, DEFAULT_MAX_REQUEST_SIZE, DEFAULT_MAX_REQUESTS_PER_PEER,
   DEFAULT_MAX_STORE_BYTES, DEFAULT_MAX_TTL, DEFAULT_MIN_TTL, DEFAULT_RATE_LIMIT_WINDOW, DEFAULT_TIMEOUT, DEFAULT_TTL,
-  InvalidOptionError, rendezvousServer
+  DEFAULT_IPV4_PREFIX_LENGTH, DEFAULT_IPV6_PREFIX_LENGTH, InvalidOptionError, rendezvousServer
 } from 'libp2p-rendezvous'
 import { checkRedisUrl } from 'libp2p-rendezvous-redis'
 import type { RendezvousServerInit } from 'libp2p-rendezvous'
@@ -70,7 +70,10 @@ export interface CommandOptions {
 interface NumberFlag {
   flag: string
   help: string
-  default: number
+  /**
+   * A number, or how the library computes it
+   */
+  default: number | string
   /**
    * Multiplies the flag's value into the server option's unit
    */
@@ -89,6 +92,9 @@ const SERVER_FLAGS: NumberFlag[] = [
   { flag: 'max-namespace-length', option: 'maxNamespaceLength', default: DEFAULT_MAX_NAMESPACE_LENGTH, help: 'longest namespace, UTF-8 bytes' },
   { flag: 'max-registrations-per-peer', option: 'maxRegistrationsPerPeer', default: DEFAULT_MAX_REGISTRATIONS_PER_PEER, help: 'namespaces one peer may be registered in' },
   { flag: 'max-registrations', option: 'maxRegistrations', default: DEFAULT_MAX_REGISTRATIONS, help: 'registrations stored in all' },
+  { flag: 'max-registrations-per-host', option: 'maxRegistrationsPerHost', default: '1 % of --max-registrations, at least 100', help: 'registrations the peers of one host (an IPv4 address, an IPv6 /64) may hold in all' },
+  { flag: 'ipv4-prefix-length', option: 'ipv4PrefixLength', default: DEFAULT_IPV4_PREFIX_LENGTH, help: 'IPv4 addresses sharing this many leading bits are one host' },
+  { flag: 'ipv6-prefix-length', option: 'ipv6PrefixLength', default: DEFAULT_IPV6_PREFIX_LENGTH, help: 'IPv6 addresses sharing this many leading bits are one host' },
   { flag: 'max-store-bytes', option: 'maxStoreBytes', default: DEFAULT_MAX_STORE_BYTES, help: 'bytes the registrations may take in all (records plus overhead)' },
   { flag: 'max-record-size', option: 'maxRecordSize', default: DEFAULT_MAX_RECORD_SIZE, help: 'largest signed peer record accepted, bytes' },
   { flag: 'max-discover-limit', option: 'maxDiscoverLimit', default: DEFAULT_MAX_DISCOVER_LIMIT, help: 'most registrations in one DISCOVER response' },
@@ -160,7 +166,8 @@ Options:
   --metrics-port <port>       serve Prometheus metrics on http://<metrics-host>:<port>/metrics,
                               and /healthz and /readyz for health checks
   --metrics-host <host>       address of the metrics server (default 127.0.0.1)
-  --allow <multiaddr>         exempt this address from connection limits (repeatable)
+  --allow <multiaddr>         exempt this address, or range (/ip4/10.0.0.0/ipcidr/8),
+                              from the connection limits and the per-host cap (repeatable)
 ${[...SERVER_FLAGS, ...CONNECTION_FLAGS].map(f => `  --${f.flag} <n>\n      ${f.help} (default ${f.default})`).join('\n')}
   --help                      print this text
   --version                   print the version
@@ -235,7 +242,9 @@ export function parseFlags (args: string[], env: Record<string, string | undefin
     checkRedis(redis)
   }
 
-  const server: RendezvousServerInit = {}
+  // allowed addresses are exempt from the per-host cap as from the
+  // connection limits
+  const server: RendezvousServerInit = allow.length > 0 ? { exemptHosts: allow } : {}
 
   for (const f of SERVER_FLAGS) {
     const setting = string(f.flag as Flag)
@@ -250,8 +259,8 @@ export function parseFlags (args: string[], env: Record<string, string | undefin
     rendezvousServer(server)
   } catch (err: any) {
     if (err instanceof InvalidOptionError) {
-      const flag = SERVER_FLAGS.find(f => f.option === err.option)?.flag
-      const source = flag == null ? err.option : string(flag as Flag)?.source ?? `--${flag}`
+      const flag = err.option === 'exemptHosts' ? 'allow' : SERVER_FLAGS.find(f => f.option === err.option)?.flag
+      const source = flag == null ? err.option : settings.get(flag as Flag)?.source ?? `--${flag}`
       throw new UsageError(`${source}: ${err.message} (the library's ${err.option} is in ms)`)
     }
 
@@ -260,7 +269,7 @@ export function parseFlags (args: string[], env: Record<string, string | undefin
 
   const connectionLimit = (f: NumberFlag): number => {
     const setting = string(f.flag as Flag)
-    return setting == null ? f.default : positiveNumber(setting)
+    return setting == null ? Number(f.default) : positiveNumber(setting)
   }
   const metricsPort = string('metrics-port')
 

@@ -35,9 +35,9 @@ describe('rendezvous-server command', function () {
   let dataDir: string
   let clients: Libp2p[]
 
-  async function newClient (options: Parameters<typeof createTcpNode>[0] = {}): Promise<{ node: Libp2p, privateKey: PrivateKey, record: Uint8Array<ArrayBuffer> }> {
+  async function newClient (options: Parameters<typeof createTcpNode>[0] = {}, host?: string): Promise<{ node: Libp2p, privateKey: PrivateKey, record: Uint8Array<ArrayBuffer> }> {
     const privateKey = await newPrivateKey()
-    const node = await createTcpNode({ privateKey, ...options })
+    const node = await createTcpNode({ privateKey, ...options }, host)
     clients.push(node)
     return { node, privateKey, record: await signedPeerRecord(privateKey, node.getMultiaddrs().length > 0 ? node.getMultiaddrs() : ['/ip4/127.0.0.1/tcp/1']) }
   }
@@ -375,6 +375,49 @@ describe('rendezvous-server command', function () {
     const garbage = await runCommand(children, [...LOOPBACK, '--memory', '--key-file', join(dataDir, 'garbage.key')])
     expect(garbage.code).to.equal(1)
     expect(garbage.stderr).to.include('does not hold a protobuf-encoded private key')
+  })
+
+  it('holds one host to --max-registrations-per-host whatever its identities do, and serves the others', async () => {
+    // the shape of the hidden check, shorter: four identities on one host
+    // register as fast as they can (the rate limit is raised, so it is the
+    // host cap that stops them)
+    const command = await startCommand(children, [...LOOPBACK, '--memory', '--max-registrations', '3000', '--max-registrations-per-host', '1500', '--max-requests-per-peer', '100000', '--metrics-port', '0'])
+    const point = command.addresses[0]
+    const attackers = await Promise.all(Array.from({ length: 4 }, async () => newClient({}, '127.0.0.77')))
+    const answers = (await Promise.all(attackers.map(async (attacker, i) => {
+      const statuses: Message.RegisterResponse[] = []
+
+      for (let batch = 0; batch < 400; batch += 8) {
+        statuses.push(...await Promise.all(Array.from({ length: 8 }, async (_, j) => register(attacker, point, `ns-${i}-${batch + j}`))))
+      }
+
+      return statuses
+    }))).flat()
+    const granted = answers.filter(answer => answer.status === Message.ResponseStatus.OK).length
+    const refused = answers.filter(answer => answer.statusText?.includes('the most one host may') === true).length
+
+    expect(granted).to.equal(1500)
+    expect(refused).to.be.greaterThan(0)
+
+    const other = await newClient({}, '127.0.0.78')
+    expect((await register(other, point, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+
+    const base = command.stderr.map(line => line.match(/metrics at (\S+)\/metrics/)?.[1]).find(found => found != null)
+    const text = await (await fetch(`${base}/metrics`)).text()
+    expect(text).to.match(new RegExp(`^libp2p_rendezvous_server_host_limit_refusals_total ${refused}$`, 'm'))
+    expect(text).to.match(/^libp2p_rendezvous_server_hosts_at_limit 1$/m)
+  })
+
+  it('exempts the addresses of --allow from the per-host cap', async () => {
+    const command = await startCommand(children, [...LOOPBACK, '--memory', '--max-registrations-per-host', '1', '--allow', '/ip4/127.0.0.79'])
+    const point = command.addresses[0]
+    const [a, b] = await Promise.all([newClient({}, '127.0.0.79'), newClient({}, '127.0.0.79')])
+    const [c, d] = await Promise.all([newClient({}, '127.0.0.80'), newClient({}, '127.0.0.80')])
+
+    expect((await register(a, point, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+    expect((await register(b, point, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+    expect((await register(c, point, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+    expect((await register(d, point, 'ns')).status).to.equal(Message.ResponseStatus.E_UNAVAILABLE)
   })
 
   it('stops cleanly on SIGTERM', async () => {

@@ -11,6 +11,7 @@ describe('rendezvous-server flags', () => {
   it('passes counts and sizes through as they are', () => {
     const { server } = parseFlags([
       '--max-namespace-length', '100', '--max-registrations-per-peer', '5', '--max-registrations', '1000',
+      '--max-registrations-per-host', '50', '--ipv4-prefix-length', '24', '--ipv6-prefix-length', '48',
       '--max-store-bytes', '1048576', '--max-record-size', '2048', '--max-discover-limit', '50',
       '--max-message-size', '4096', '--max-inbound-streams', '4', '--max-requests-per-peer', '10'
     ])
@@ -19,6 +20,9 @@ describe('rendezvous-server flags', () => {
       maxNamespaceLength: 100,
       maxRegistrationsPerPeer: 5,
       maxRegistrations: 1000,
+      maxRegistrationsPerHost: 50,
+      ipv4PrefixLength: 24,
+      ipv6PrefixLength: 48,
       maxStoreBytes: 1_048_576,
       maxRecordSize: 2048,
       maxDiscoverLimit: 50,
@@ -44,5 +48,11 @@ describe('rendezvous-server flags', () => {
       allow: [],
       server: {}
     })
+  })
+
+  it('exempts the --allow addresses from the per-host cap too, and refuses one that is not an IP address or range', () => {
+    expect(parseFlags(['--allow', '/ip4/10.0.0.5', '--allow', '/ip4/10.1.0.0/ipcidr/16']).server).to.deep.equal({ exemptHosts: ['/ip4/10.0.0.5', '/ip4/10.1.0.0/ipcidr/16'] })
+    expect(() => parseFlags(['--allow', '/dns4/example.com'])).to.throw(/--allow: .*\/dns4\/example.com is not an address or a range/)
+    expect(() => parseFlags([], { RENDEZVOUS_ALLOW: '/ip4/10.0.0.0/ipcidr/33' })).to.throw(/RENDEZVOUS_ALLOW: /)
   })
 })

@@ -2,9 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
+import { pbStream } from '@libp2p/utils'
 import { createClient } from '@redis/client'
 import { expect } from 'aegir/chai'
-import { Message } from 'libp2p-rendezvous'
+import { Message, PROTOCOL } from 'libp2p-rendezvous'
 import { newPrivateKey, signedPeerRecord } from 'libp2p-rendezvous-testing'
 import { Children, createTcpNode, startRedis, startRedisOn } from 'libp2p-rendezvous-testing/node'
 import { request, runCommand, startCommand } from './fixtures/command.ts'
@@ -32,6 +33,20 @@ async function register (client: Client, point: Multiaddr, ns: string): Promise<
   return response.registerResponse ?? {}
 }
 
+/**
+ * Unregisters, and resolves once the point has read the UNREGISTER: it has no
+ * answer, so a DISCOVER on the same stream is sent after it and its answer
+ * awaited
+ */
+async function unregister (client: Client, point: Multiaddr, ns: string): Promise<void> {
+  const stream = await client.node.dialProtocol(point, PROTOCOL)
+  const messages = pbStream(stream).pb(Message)
+  await messages.write({ type: Message.MessageType.UNREGISTER, unregister: { ns } })
+  await messages.write({ type: Message.MessageType.DISCOVER, discover: { ns, limit: 1n } })
+  await messages.read()
+  await stream.close()
+}
+
 async function discover (client: Client, point: Multiaddr, ns: string, cookie?: Uint8Array<ArrayBuffer>, limit?: bigint): Promise<{ status?: Message.ResponseStatus, peers: string[], cookie?: Uint8Array<ArrayBuffer> }> {
   const response = (await request(client.node, point, { type: Message.MessageType.DISCOVER, discover: { ns, cookie, limit } })).discoverResponse ?? { registrations: [] }
   const peers = await Promise.all(response.registrations.map(async registration => {
@@ -57,9 +72,9 @@ describe('a fleet: two rendezvous-server processes sharing one Redis', function 
     return Object.assign(command, { address: command.addresses[0] })
   }
 
-  async function newClient (): Promise<Client> {
+  async function newClient (host?: string): Promise<Client> {
     const privateKey = await newPrivateKey()
-    const node = await createTcpNode({ privateKey })
+    const node = await createTcpNode({ privateKey }, host)
     const client = { node, privateKey, record: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
     clients.push(client)
     return client
@@ -194,6 +209,26 @@ describe('a fleet: two rendezvous-server processes sharing one Redis', function 
     expect(more.filter(response => response.status === Message.ResponseStatus.E_UNAVAILABLE)).to.have.lengthOf(7)
 
     expect(await admin.zCard('rendezvous:all')).to.equal(8)
+  })
+
+  it('holds the per-host cap across both points under concurrent registers, and frees its slots', async () => {
+    const [a, b] = await startFleet(['--max-registrations-per-host', '5'])
+    // 12 identities on one host, registering at once, half at each point
+    const hostPeers = await Promise.all(Array.from({ length: 12 }, async () => newClient('127.0.0.81')))
+    const responses = await Promise.all(hostPeers.map(async (client, i) => register(client, i % 2 === 0 ? a.address : b.address, 'ns')))
+    const granted = hostPeers.filter((_, i) => responses[i].status === Message.ResponseStatus.OK)
+    expect(granted).to.have.lengthOf(5)
+    expect(responses.filter(response => response.statusText?.includes('the most one host may') === true)).to.have.lengthOf(7)
+
+    // another host is served; a refresh at the cap passes, at either point
+    expect((await register(await newClient('127.0.0.82'), b.address, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+    expect((await register(granted[0], b.address, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+    expect((await register(granted[1], a.address, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+
+    // an UNREGISTER at one point frees a slot at the other
+    const refused = hostPeers.find(client => !granted.includes(client)) as Client
+    await unregister(granted[2], a.address, 'ns')
+    expect((await register(refused, b.address, 'ns')).status).to.equal(Message.ResponseStatus.OK)
   })
 
   it('answers /readyz with 503 while its Redis is unreachable, and 200 again once it is back', async () => {

@@ -55,7 +55,8 @@ export interface RegistrationStoreTestSetup<S extends RegistrationStore = Regist
 export const ROOMY_LIMITS: RegistrationLimits = {
   maxRegistrationsPerPeer: 1000,
   maxRegistrations: 1_000_000,
-  maxStoreBytes: 1024 * 1024 * 1024
+  maxStoreBytes: 1024 * 1024 * 1024,
+  maxRegistrationsPerHost: 1_000_000
 }
 
 const TTL = 60_000
@@ -63,13 +64,19 @@ const TTL = 60_000
 /**
  * A registration whose record is `record`, expiring `ttl` ms from now
  */
-function registration (peerId: string, namespace: string, options: { ttl?: number, record?: Uint8Array<ArrayBuffer> } = {}): NewRegistration {
-  return {
+function registration (peerId: string, namespace: string, options: { ttl?: number, record?: Uint8Array<ArrayBuffer>, host?: string } = {}): NewRegistration {
+  const written: NewRegistration = {
     peerId,
     namespace,
     signedPeerRecord: options.record ?? Uint8Array.from([1, 2, 3, 4]),
     expiresAt: Date.now() + (options.ttl ?? TTL)
   }
+
+  if (options.host != null) {
+    written.host = options.host
+  }
+
+  return written
 }
 
 function names (registrations: Registration[]): string[] {
@@ -284,6 +291,72 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
         clock.tick(1000)
         await store.put(registration('peer-c', 'ns', { record: new Uint8Array(100) }), limits)
         expect(names(await list('ns'))).to.deep.equal(['peer-c/ns'])
+      })
+    })
+
+    describe('host cap', () => {
+      const HOST = 'ip4/192.0.2.7/32'
+      const OTHER_HOST = 'ip4/192.0.2.8/32'
+
+      it('refuses a new registration past maxRegistrationsPerHost with UnavailableError, over all the host\'s peers', async () => {
+        const limits = { ...ROOMY_LIMITS, maxRegistrationsPerHost: 3 }
+
+        for (const [peer, namespace] of [['a', 'x'], ['a', 'y'], ['b', 'x']]) {
+          await store.put(registration(peer, namespace, { host: HOST }), limits)
+        }
+
+        const refused = await store.put(registration('c', 'x', { host: HOST }), limits).catch(err => err)
+        expect(refused).to.have.property('name', UnavailableError.name)
+        expect(refused).to.have.property('limit', 'maxRegistrationsPerHost')
+        expect(refused.statusText).to.include(HOST)
+
+        // other hosts, and registrations no host cap counts, are not affected
+        await store.put(registration('c', 'x', { host: OTHER_HOST }), limits)
+        await store.put(registration('d', 'x'), limits)
+        expect(await store.count()).to.equal(5)
+      })
+
+      it('always allows a refresh at the cap, which stays counted against its first host', async () => {
+        const limits = { ...ROOMY_LIMITS, maxRegistrationsPerHost: 1 }
+        await store.put(registration('a', 'x', { host: HOST }), limits)
+
+        await store.put(registration('a', 'x', { host: HOST, ttl: 2 * TTL }), limits)
+        // from another host too: it is the same registration
+        await store.put(registration('a', 'x', { host: OTHER_HOST }), limits)
+        await store.put(registration('b', 'x', { host: OTHER_HOST }), limits)
+
+        await expect(store.put(registration('c', 'x', { host: HOST }), limits)).to.eventually.be.rejected
+          .with.property('limit', 'maxRegistrationsPerHost')
+      })
+
+      it('frees a host\'s slot when a registration is deleted or expires', async () => {
+        const limits = { ...ROOMY_LIMITS, maxRegistrationsPerHost: 2 }
+        await store.put(registration('a', 'x', { host: HOST }), limits)
+        await store.put(registration('b', 'x', { host: HOST, ttl: 1000 }), limits)
+
+        await store.delete('a', 'x')
+        await store.put(registration('c', 'x', { host: HOST }), limits)
+
+        clock.tick(1000)
+        await store.put(registration('d', 'x', { host: HOST }), limits)
+        expect(names(await list('x'))).to.deep.equal(['c/x', 'd/x'])
+      })
+
+      it('says how many hosts are at the cap, when it can', async () => {
+        if (store.hostsAtLimit == null) {
+          return
+        }
+
+        const limits = { ...ROOMY_LIMITS, maxRegistrationsPerHost: 2 }
+        await store.put(registration('a', 'x', { host: HOST }), limits)
+        await store.put(registration('b', 'x', { host: HOST }), limits)
+        await store.put(registration('c', 'x', { host: OTHER_HOST }), limits)
+
+        expect(await store.hostsAtLimit(2)).to.equal(1)
+        expect(await store.hostsAtLimit(1)).to.equal(2)
+
+        await store.delete('a', 'x')
+        expect(await store.hostsAtLimit(2)).to.equal(0)
       })
     })
 
