@@ -1,4 +1,7 @@
-// tests that need Node.js: they spawn processes or use the file system
+// tests that need Node.js: they spawn processes, use the file system or run
+// hundreds of nodes. `npm test` runs them in a mocha process of their own,
+// after the specs, so what hundreds of stopping nodes still do cannot reach
+// the specs that count timers under a fake clock
 import './bundle.node.ts'
 import './server/datastore-store.node.ts'
 import './server/host-limit.node.ts'
