@@ -774,16 +774,15 @@ const MAX_TIMEOUT = 2 ** 31 - 1
  * naming the first bad one
  */
 export function resolveServerInit (init: RendezvousServerInit): Required<Omit<RendezvousServerInit, 'store' | 'cookieSecret' | 'exemptHosts'>> & { exemptHosts: Multiaddr[] } {
+  const maxRegistrations = positiveInteger('maxRegistrations', init.maxRegistrations ?? DEFAULT_MAX_REGISTRATIONS)
   const options = {
     protocol: init.protocol ?? PROTOCOL,
-    minTtl: positiveInteger('minTtl', init.minTtl ?? DEFAULT_MIN_TTL),
-    maxTtl: positiveInteger('maxTtl', init.maxTtl ?? DEFAULT_MAX_TTL),
-    defaultTtl: positiveInteger('defaultTtl', init.defaultTtl ?? DEFAULT_TTL),
+    ...resolveTtls(init),
     maxNamespaceLength: positiveInteger('maxNamespaceLength', init.maxNamespaceLength ?? DEFAULT_MAX_NAMESPACE_LENGTH),
     maxRegistrationsPerPeer: positiveInteger('maxRegistrationsPerPeer', init.maxRegistrationsPerPeer ?? DEFAULT_MAX_REGISTRATIONS_PER_PEER),
-    maxRegistrations: positiveInteger('maxRegistrations', init.maxRegistrations ?? DEFAULT_MAX_REGISTRATIONS),
+    maxRegistrations,
     maxStoreBytes: positiveInteger('maxStoreBytes', init.maxStoreBytes ?? DEFAULT_MAX_STORE_BYTES),
-    maxRegistrationsPerHost: 0,
+    maxRegistrationsPerHost: positiveInteger('maxRegistrationsPerHost', init.maxRegistrationsPerHost ?? defaultMaxRegistrationsPerHost(maxRegistrations)),
     ipv4PrefixLength: prefixLength('ipv4PrefixLength', init.ipv4PrefixLength ?? DEFAULT_IPV4_PREFIX_LENGTH, 32),
     ipv6PrefixLength: prefixLength('ipv6PrefixLength', init.ipv6PrefixLength ?? DEFAULT_IPV6_PREFIX_LENGTH, 128),
     exemptHosts: checkExemptHosts('exemptHosts', init.exemptHosts ?? []),
@@ -791,36 +790,11 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
     maxDiscoverLimit: positiveInteger('maxDiscoverLimit', init.maxDiscoverLimit ?? DEFAULT_MAX_DISCOVER_LIMIT),
     maxMessageSize: positiveInteger('maxMessageSize', init.maxMessageSize ?? DEFAULT_MAX_REQUEST_SIZE),
     maxInboundStreams: positiveInteger('maxInboundStreams', init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS),
-    timeout: positiveInteger('timeout', init.timeout ?? DEFAULT_TIMEOUT),
+    // both are timers: longer ones overflow setTimeout and would fire at once
+    timeout: timerDelay('timeout', init.timeout ?? DEFAULT_TIMEOUT),
     maxRequestsPerPeer: positiveInteger('maxRequestsPerPeer', init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER),
-    rateLimitWindow: positiveInteger('rateLimitWindow', init.rateLimitWindow ?? DEFAULT_RATE_LIMIT_WINDOW),
+    rateLimitWindow: timerDelay('rateLimitWindow', init.rateLimitWindow ?? DEFAULT_RATE_LIMIT_WINDOW),
     legacyRecordAgents: agentPrefixes('legacyRecordAgents', init.legacyRecordAgents ?? DEFAULT_LEGACY_RECORD_AGENTS)
-  }
-
-  options.maxRegistrationsPerHost = positiveInteger('maxRegistrationsPerHost', init.maxRegistrationsPerHost ?? defaultMaxRegistrationsPerHost(options.maxRegistrations))
-
-  if (options.minTtl < SECOND) {
-    throw new InvalidOptionError('minTtl', 'must be at least 1000 ms, the wire counts whole seconds')
-  }
-
-  if (options.maxTtl < options.minTtl) {
-    throw new InvalidOptionError('maxTtl', `must not be less than minTtl (${options.minTtl} ms)`)
-  }
-
-  if (init.defaultTtl == null) {
-    // a point that narrows the TTL range grants what lies nearest 2 h
-    options.defaultTtl = Math.min(Math.max(DEFAULT_TTL, options.minTtl), options.maxTtl)
-  }
-
-  if (options.defaultTtl < options.minTtl || options.defaultTtl > options.maxTtl) {
-    throw new InvalidOptionError('defaultTtl', `must be between minTtl (${options.minTtl} ms) and maxTtl (${options.maxTtl} ms)`)
-  }
-
-  // both are timers: longer ones overflow setTimeout and would fire at once
-  for (const option of ['rateLimitWindow', 'timeout'] as const) {
-    if (options[option] > MAX_TIMEOUT) {
-      throw new InvalidOptionError(option, `must be at most ${MAX_TIMEOUT} ms (about 24.8 days)`)
-    }
   }
 
   if (init.cookieSecret != null && init.cookieSecret.byteLength < 16) {
@@ -828,6 +802,42 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
   }
 
   return options
+}
+
+/**
+ * The TTL options, checked against each other
+ */
+function resolveTtls (init: RendezvousServerInit): { minTtl: number, maxTtl: number, defaultTtl: number } {
+  const minTtl = positiveInteger('minTtl', init.minTtl ?? DEFAULT_MIN_TTL)
+  const maxTtl = positiveInteger('maxTtl', init.maxTtl ?? DEFAULT_MAX_TTL)
+
+  if (minTtl < SECOND) {
+    throw new InvalidOptionError('minTtl', 'must be at least 1000 ms, the wire counts whole seconds')
+  }
+
+  if (maxTtl < minTtl) {
+    throw new InvalidOptionError('maxTtl', `must not be less than minTtl (${minTtl} ms)`)
+  }
+
+  // a point that narrows the TTL range grants what lies nearest 2 h
+  const defaultTtl = positiveInteger('defaultTtl', init.defaultTtl ?? Math.min(Math.max(DEFAULT_TTL, minTtl), maxTtl))
+
+  if (defaultTtl < minTtl || defaultTtl > maxTtl) {
+    throw new InvalidOptionError('defaultTtl', `must be between minTtl (${minTtl} ms) and maxTtl (${maxTtl} ms)`)
+  }
+
+  return { minTtl, maxTtl, defaultTtl }
+}
+
+/**
+ * A positive delay a timer can take, or `InvalidOptionError`
+ */
+function timerDelay (option: string, value: number): number {
+  if (positiveInteger(option, value) > MAX_TIMEOUT) {
+    throw new InvalidOptionError(option, `must be at most ${MAX_TIMEOUT} ms (about 24.8 days)`)
+  }
+
+  return value
 }
 
 /**
