@@ -113,6 +113,10 @@ export class DatastoreRegistrationStore implements RegistrationStore {
     return this.memory.discover(query)
   }
 
+  holdsRecord (peerId: string, signedPeerRecord: Uint8Array, now: number): boolean {
+    return this.memory.holdsRecord(peerId, signedPeerRecord, now)
+  }
+
   private key (peerId: string, namespace: string): Key {
     // namespaces may hold any character, keys may not
     return new Key(`${this.prefix}/${peerId}/${uint8ArrayToString(new TextEncoder().encode(namespace), 'base32')}`)

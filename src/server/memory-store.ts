@@ -261,6 +261,22 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return held == null ? [] : held instanceof Map ? [...held.values()] : [held]
   }
 
+  holdsRecord (peerId: string, signedPeerRecord: Uint8Array, now: number): boolean {
+    const held = this.heldBy(peerId)
+
+    if (held == null) {
+      return false
+    }
+
+    for (const stored of held instanceof Map ? held.values() : [held]) {
+      if (stored.expiresAt > now - this.epoch && stringEqualsBytes(stored.record, signedPeerRecord)) {
+        return true
+      }
+    }
+
+    return false
+  }
+
   async delete (peerId: string, namespace: string): Promise<void> {
     const existing = this.find(peerId, namespace)
 
@@ -424,6 +440,23 @@ function bytesToString (bytes: Uint8Array): string {
   }
 
   return string
+}
+
+/**
+ * Whether a string of one character per byte holds exactly `bytes`
+ */
+function stringEqualsBytes (string: string, bytes: Uint8Array): boolean {
+  if (string.length !== bytes.byteLength) {
+    return false
+  }
+
+  for (let i = 0; i < bytes.byteLength; i++) {
+    if (string.charCodeAt(i) !== bytes[i]) {
+      return false
+    }
+  }
+
+  return true
 }
 
 /**

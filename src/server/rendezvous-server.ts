@@ -543,20 +543,28 @@ export class RendezvousServer implements Startable {
       throw new InvalidTTLError(`ttl must be between ${Math.ceil(this.minTtl / SECOND)} and ${Math.floor(this.maxTtl / SECOND)} seconds`)
     }
 
-    const { record } = await openSignedPeerRecord(request.signedPeerRecord ?? new Uint8Array())
+    const peerId = remotePeer.toString()
+    const signedPeerRecord = request.signedPeerRecord ?? EMPTY
+    const now = Date.now()
 
-    if (!record.peerId.equals(remotePeer)) {
-      throw new NotAuthorizedError('peer record is of another peer than the one registering')
+    // a record this peer already registered was verified then, and was
+    // verified to be this peer's: the same bytes again need no second check
+    if (await this.store.holdsRecord?.(peerId, signedPeerRecord, now) !== true) {
+      const { record } = await openSignedPeerRecord(signedPeerRecord)
+
+      if (!record.peerId.equals(remotePeer)) {
+        throw new NotAuthorizedError('peer record is of another peer than the one registering')
+      }
     }
 
     const ttlSeconds = Math.floor(ttl / SECOND)
 
     await this.store.put({
-      peerId: remotePeer.toString(),
+      peerId,
       namespace,
       // copy: the decoded field is a view into the receive buffer
-      signedPeerRecord: request.signedPeerRecord?.slice() ?? new Uint8Array(),
-      expiresAt: Date.now() + ttlSeconds * SECOND
+      signedPeerRecord: signedPeerRecord.slice(),
+      expiresAt: now + ttlSeconds * SECOND
     }, {
       maxRegistrationsPerPeer: this.maxRegistrationsPerPeer,
       maxRegistrations: this.maxRegistrations
