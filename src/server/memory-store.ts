@@ -136,6 +136,8 @@ export class MemoryRegistrationStore implements RegistrationStore {
   async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
     const now = Date.now()
     const existing = this.find(registration.peerId, registration.namespace)
+    // looked up before the registration it refreshes goes
+    const same = this.heldRecord(registration.peerId, registration.signedPeerRecord, now)
 
     if (existing != null) {
       this.remove(existing)
@@ -161,7 +163,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
 
     const sequence = this.nextSequence()
-    this.insert(registration, sequence)
+    this.insert(registration, sequence, same)
 
     return { ...registration, sequence }
   }
@@ -191,7 +193,12 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
   }
 
-  private insert (registration: NewRegistration, sequence: number): void {
+  /**
+   * Indexes a registration. With `same`, a registration of the same peer
+   * with the same record, the new one shares its strings: a refresh, or our
+   * client's record in another namespace, costs no new ones.
+   */
+  private insert (registration: NewRegistration, sequence: number, same?: StoredRegistration): void {
     let namespaceIndex = this.byNamespace.get(registration.namespace)
     let namespace = registration.namespace
 
@@ -203,9 +210,9 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
 
     const stored: StoredRegistration = {
-      peerId: flatCopy(registration.peerId),
+      peerId: same?.peerId ?? flatCopy(registration.peerId),
       namespace,
-      record: bytesToString(registration.signedPeerRecord),
+      record: same?.record ?? bytesToString(registration.signedPeerRecord),
       expiresAt: smallInteger(registration.expiresAt - this.epoch),
       sequence: smallInteger(sequence - this.firstSequence),
       heapIndex: -1
@@ -262,19 +269,26 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   holdsRecord (peerId: string, signedPeerRecord: Uint8Array, now: number): boolean {
+    return this.heldRecord(peerId, signedPeerRecord, now) != null
+  }
+
+  /**
+   * A live registration of `peerId` whose record is `signedPeerRecord`
+   */
+  private heldRecord (peerId: string, signedPeerRecord: Uint8Array, now: number): StoredRegistration | undefined {
     const held = this.heldBy(peerId)
 
     if (held == null) {
-      return false
+      return undefined
     }
 
     for (const stored of held instanceof Map ? held.values() : [held]) {
       if (stored.expiresAt > now - this.epoch && stringEqualsBytes(stored.record, signedPeerRecord)) {
-        return true
+        return stored
       }
     }
 
-    return false
+    return undefined
   }
 
   async delete (peerId: string, namespace: string): Promise<void> {
