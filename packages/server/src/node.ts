@@ -43,7 +43,11 @@ export function pointNodeOptions <T extends ServiceMap> (init: PointNodeInit, pr
     addresses: { listen: init.listen, announce: init.announce },
     transports: [corkedTcp(), webSockets()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // no pings of its own, every 30 s and at the start of each connection:
+    // clients that keep a connection idle ping it (js-libp2p and go-libp2p
+    // do by default), and one that stays silent for two minutes is closed
+    // (@libp2p/tcp's inactivity timeout), as rust-libp2p closes idle ones
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     connectionManager: {
       maxConnections: init.maxConnections,
       inboundConnectionThreshold: init.inboundConnectionThreshold,

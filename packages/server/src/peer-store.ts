@@ -1,13 +1,15 @@
+import { PeerMap } from '@libp2p/peer-collections'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { CODE_P2P } from '@multiformats/multiaddr'
-import type { ComponentLogger, Libp2pEvents, Logger, PeerId, PeerStore, PrivateKey, Startable, TypedEventTarget } from '@libp2p/interface'
-import type { AddressManager } from '@libp2p/interface-internal'
+import type { AbortOptions, ComponentLogger, Libp2pEvents, Logger, Peer, PeerData, PeerId, PeerStore, PeerUpdate, PrivateKey, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager } from '@libp2p/interface-internal'
 
 export interface PointPeerStoreComponents {
   peerId: PeerId
   privateKey: PrivateKey
   peerStore: PeerStore
   addressManager: AddressManager
+  connectionManager: ConnectionManager
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
 }
@@ -24,6 +26,10 @@ const ADDRESS_EVENTS = ['self:peer:update', 'transport:listening', 'transport:cl
  * - about a client, only what identify learns while it is connected: the
  * point never dials its clients, and the peer store would otherwise keep
  * every client it ever saw
+ * - no write for a protocol it holds already: libp2p merges the protocol of
+ * every inbound stream into the peer store, a lock, a read, a decode, an
+ * encode and a write that cost a one-request stream a third of its CPU,
+ * though the protocol is nearly always stored already
  */
 export class PointPeerStore implements Startable {
   private readonly components: PointPeerStoreComponents
@@ -33,12 +39,20 @@ export class PointPeerStore implements Startable {
    */
   private sealed?: string
   private started = false
+  /**
+   * The stored data of connected peers, as the peer store last returned or
+   * reported it
+   */
+  private readonly connected = new PeerMap<Peer>()
+  private readonly merge: PeerStore['merge']
 
   constructor (components: PointPeerStoreComponents) {
     this.components = components
     this.log = components.logger.forComponent('rendezvous-server:peer-store')
     this.onSelfUpdate = this.onSelfUpdate.bind(this)
     this.onDisconnect = this.onDisconnect.bind(this)
+    this.onPeerUpdate = this.onPeerUpdate.bind(this)
+    this.merge = components.peerStore.merge.bind(components.peerStore)
   }
 
   isStarted (): boolean {
@@ -54,6 +68,8 @@ export class PointPeerStore implements Startable {
     }
 
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+    this.components.events.addEventListener('peer:update', this.onPeerUpdate)
+    this.components.peerStore.merge = this.mergeUnlessStored.bind(this)
   }
 
   async afterStart (): Promise<void> {
@@ -67,6 +83,9 @@ export class PointPeerStore implements Startable {
     }
 
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.components.events.removeEventListener('peer:update', this.onPeerUpdate)
+    this.components.peerStore.merge = this.merge
+    this.connected.clear()
   }
 
   private onSelfUpdate (): void {
@@ -75,7 +94,37 @@ export class PointPeerStore implements Startable {
     })
   }
 
+  private onPeerUpdate (event: CustomEvent<PeerUpdate>): void {
+    this.remember(event.detail.peer)
+  }
+
+  /**
+   * Keeps what the peer store holds of a connected peer
+   */
+  private remember (peer: Peer): void {
+    if (this.components.connectionManager.getConnections(peer.id).length > 0) {
+      this.connected.set(peer.id, peer)
+    }
+  }
+
+  /**
+   * The peer store's `merge`, but a merge of protocols a connected peer
+   * has stored already changes nothing, and returns what is stored at once
+   */
+  private async mergeUnlessStored (peerId: PeerId, data: PeerData, options?: AbortOptions): Promise<Peer> {
+    const stored = this.connected.get(peerId)
+
+    if (stored != null && isProtocolsOnly(data) && data.protocols.every(protocol => stored.protocols.includes(protocol))) {
+      return stored
+    }
+
+    const peer = await this.merge(peerId, data, options)
+    this.remember(peer)
+    return peer
+  }
+
   private onDisconnect (event: CustomEvent<PeerId>): void {
+    this.connected.delete(event.detail)
     this.components.peerStore.delete(event.detail).catch(err => {
       this.log.error('could not forget %p - %e', event.detail, err)
     })
@@ -103,7 +152,20 @@ export class PointPeerStore implements Startable {
 }
 
 /**
- * The service that keeps the point's peer store small
+ * Whether a merge adds protocols and nothing else
+ */
+function isProtocolsOnly (data: PeerData): data is PeerData & { protocols: string[] } {
+  for (const key in data) {
+    if (key !== 'protocols') {
+      return false
+    }
+  }
+
+  return Array.isArray(data.protocols)
+}
+
+/**
+ * The service that keeps the point's peer store small and its writes few
  */
 export function pointPeerStore (): (components: PointPeerStoreComponents) => PointPeerStore {
   return (components) => new PointPeerStore(components)

@@ -6,7 +6,7 @@ import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { createLibp2p } from 'libp2p'
-import { rendezvousServer } from 'libp2p-rendezvous'
+import { PROTOCOL, rendezvousServer } from 'libp2p-rendezvous'
 import { createTcpNode } from 'libp2p-rendezvous-testing/node'
 import { pEvent } from 'p-event'
 import sinon from 'sinon'
@@ -107,6 +107,25 @@ describe('the command\'s libp2p node', function () {
     await client.hangUp(point.peerId)
     await gone
     await expect(pollUntil(async () => !(await point.peerStore.has(client.peerId)))).to.eventually.be.true()
+  })
+
+  it('writes a client\'s protocol into the peer store once, not for every stream it opens', async () => {
+    const client = await newClient()
+    const learned = pEvent(point, 'peer:identify')
+    await identified(client)
+    await learned
+
+    const { datastore } = (point as any).components
+    const put = sinon.spy(datastore, 'put')
+    const ofClient = (): number => put.getCalls().filter(call => call.args[0].toString().includes(client.peerId.toCID().toString())).length
+
+    for (let i = 0; i < 5; i++) {
+      const stream = await client.dialProtocol(point.getMultiaddrs()[0], PROTOCOL)
+      await stream.close()
+    }
+
+    await pollUntil(async () => (await point.peerStore.get(client.peerId)).protocols.includes(PROTOCOL))
+    expect(ofClient()).to.equal(1)
   })
 
   it('lists its connections, all and by peer', async () => {
