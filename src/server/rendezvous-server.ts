@@ -15,8 +15,9 @@ import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
 import { openSignedPeerRecord, peerRecordFormat } from '../signed-peer-record.ts'
 import { CookieCodec } from './cookie.ts'
+import { encodeDiscoverResponse } from './discover-response.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
-import type { DiscoverPage, DiscoverQuery, RegistrationStore } from './registration-store.ts'
+import type { DiscoverPage, DiscoverQuery, Registration, RegistrationStore } from './registration-store.ts'
 import type { ComponentLogger, Connection, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 
@@ -408,7 +409,8 @@ export class RendezvousServer implements Startable {
       return
     }
 
-    const bytes = Message.encode(response)
+    // an OK DISCOVER response comes encoded already
+    const bytes = response instanceof Uint8Array ? response : Message.encode(response)
 
     if (!stream.send(new Uint8ArrayList(varint.encode(bytes.byteLength), bytes))) {
       await stream.onDrain({ signal: AbortSignal.timeout(this.timeout) })
@@ -419,7 +421,7 @@ export class RendezvousServer implements Startable {
    * The response to one request, or `undefined` for UNREGISTER. Throws when
    * the message is not a request at all.
    */
-  private async handleMessage (request: Message, connection: Connection): Promise<Message | undefined> {
+  private async handleMessage (request: Message, connection: Connection): Promise<Message | Uint8Array | undefined> {
     const remotePeer = connection.remotePeer
     const overLimit = this.overRateLimit(remotePeer)
 
@@ -435,10 +437,20 @@ export class RendezvousServer implements Startable {
       }
       case Message.MessageType.DISCOVER: {
         this.requests?.increment({ discover: true })
-        const discoverResponse: Message.DiscoverResponse = await (overLimit == null ? this.discover(request.discover ?? {}, this.legacyRecordConnections.has(connection)) : Promise.reject(overLimit))
-          .catch(err => ({ registrations: [], ...this.refusal(err) }))
-        this.responses?.increment({ [discoverResponse.status ?? Message.ResponseStatus.OK]: true })
-        return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse }
+
+        try {
+          if (overLimit != null) {
+            throw overLimit
+          }
+
+          const answer = await this.discover(request.discover ?? {}, this.legacyRecordConnections.has(connection))
+          this.responses?.increment({ [Message.ResponseStatus.OK]: true })
+          return encodeDiscoverResponse(answer.registrations, answer.cookie, answer.now)
+        } catch (err: any) {
+          const refusal = this.refusal(err)
+          this.responses?.increment({ [refusal.status]: true })
+          return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [], ...refusal } }
+        }
       }
       case Message.MessageType.UNREGISTER: {
         this.requests?.increment({ unregister: true })
@@ -581,7 +593,11 @@ export class RendezvousServer implements Startable {
     }
   }
 
-  private async discover (request: Message.Discover, legacyRecordsOnly: boolean): Promise<Message.DiscoverResponse> {
+  /**
+   * The page and cookie that answer a DISCOVER, and the time the page was
+   * read at, for the TTLs left
+   */
+  private async discover (request: Message.Discover, legacyRecordsOnly: boolean): Promise<{ registrations: Registration[], cookie: Uint8Array, now: number }> {
     const namespace = this.checkNamespace(request.ns)
     const limit = request.limit == null || request.limit === 0n || request.limit > BigInt(this.maxDiscoverLimit)
       ? this.maxDiscoverLimit
@@ -613,17 +629,7 @@ export class RendezvousServer implements Startable {
     }
     const page = legacyRecordsOnly ? await this.legacyRecordsPage(query) : await this.store.discover(query)
 
-    return {
-      status: Message.ResponseStatus.OK,
-      statusText: '',
-      cookie: cookies.encode(namespace, page.cursor),
-      registrations: page.registrations.map(registration => ({
-        ns: registration.namespace,
-        signedPeerRecord: registration.signedPeerRecord,
-        // seconds remaining, never 0: 0 reads as "absent" to some decoders
-        ttl: BigInt(Math.max(1, Math.floor((registration.expiresAt - now) / SECOND)))
-      }))
-    }
+    return { registrations: page.registrations, cookie: cookies.encode(namespace, page.cursor), now }
   }
 
   /**
