@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -395,6 +396,23 @@ export async function startJsonChild (args, options = {}) {
       await exited
     }
   }
+}
+
+/**
+ * The `rendezvous-server` command, built, on a free port of 127.0.0.1 with
+ * `--memory`, its heap readable through bench/probe.mjs
+ *
+ * @param {string[]} [args] - more of its flags
+ * @param {string[]} [nodeArgs] - more flags for Node.js, e.g. `--cpu-prof`
+ */
+export async function startCommand (args = [], nodeArgs = []) {
+  const here = (file) => fileURLToPath(new URL(file, import.meta.url))
+
+  return startJsonChild([...nodeArgs, '--expose-gc', '--import', here('./probe.mjs'), here('../packages/server/dist/src/bin.js'), '--memory', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], {
+    ipc: true,
+    // it prints its addresses, one a line, the first one on TCP
+    ready: line => ({ ready: true, multiaddrs: [line] })
+  })
 }
 
 /**

@@ -25,6 +25,11 @@
  *       `ms`: a new stream per request, or one stream per in-flight loop that
  *       carries request after request when `perStream` is 'many'. Result:
  *       ok, failed, firstFailure, latencies
+ *   {"cmd":"streams","ns"}   opens a stream on every main client's open
+ *       connection and sends one DISCOVER (limit 1) on it, and keeps it open:
+ *       what a client that polls on one stream leaves at the point between
+ *       polls. Result: ok, failed, firstFailure, latencies
+ *   {"cmd":"close-streams"}   closes them
  *   {"cmd":"hangup","set"}   closes the connections of a set of clients
  *
  * Workloads: `{"kind":"register","record":"same"|"fresh","format","ns","ttl"}`,
@@ -312,6 +317,44 @@ async function drive (command) {
   return summary(latencies, failures)
 }
 
+async function openStreams (command) {
+  const latencies = []
+  const failures = []
+  const request = discoverRequest(command.ns, 1)
+
+  await Promise.all(sets.main.filter(client => client.connection != null).map(async (client) => {
+    const started = performance.now()
+
+    try {
+      const stream = await client.connection.newStream(PROTOCOL)
+      const messages = lpStream(stream, { maxDataLength: MAX_RESPONSE })
+      const wrong = problem({ kind: 'discover', expect: 1 }, await exchange(messages, request))
+
+      if (wrong == null) {
+        client.stream = stream
+        latencies.push(performance.now() - started)
+      } else {
+        failures.push(wrong)
+        stream.abort(new Error(wrong))
+      }
+    } catch (err) {
+      failures.push(err.message)
+    }
+  }))
+
+  return summary(latencies, failures)
+}
+
+async function closeStreams () {
+  await Promise.all(sets.main.map(async (client) => {
+    const stream = client.stream
+    client.stream = undefined
+    await stream?.close().catch(err => { stream.abort(err) })
+  }))
+
+  return null
+}
+
 async function hangup (command) {
   await Promise.all(sets[command.set].map(async (client) => {
     const connection = client.connection
@@ -328,6 +371,10 @@ async function run (command) {
       return connect(command)
     case 'drive':
       return drive(command)
+    case 'streams':
+      return openStreams(command)
+    case 'close-streams':
+      return closeStreams()
     case 'hangup':
       return hangup(command)
     default:

@@ -57,6 +57,8 @@ export function unitCostTable (points) {
     row('held idle connection: RSS KB, the second half only', p => p.rssKBPerConnectionSecondHalf),
     row('held idle connection: JS heap KB', p => p.heapKBPerConnection),
     row('held idle connection: CPU µs a minute', p => p.idleCpuUsPerConnectionPerMinute),
+    row('a stream kept open and idle on it: RSS KB', p => p.idleStreamRssKB, 2),
+    row('a stream kept open and idle on it: JS heap KB', p => p.idleStreamHeapKB, 2),
     row('after the clients left: RSS KB kept per registered peer', p => p.goneRssKBPerPeer),
     row('after the clients left: JS heap KB kept per registered peer', p => p.goneHeapKBPerPeer, 2),
     ...WORKLOAD_ROWS.map(([key, label]) => row(`${label}: point CPU µs`, p => p.workloads[key]?.pointCpuUsPerRequest ?? (p === m.echo ? p.workloads[echoOf(key)]?.pointCpuUsPerRequest : undefined)))
@@ -161,6 +163,7 @@ export function capacity (points) {
       peersPerCore: Object.fromEntries(Object.entries(perMinute).map(([k, v]) => [k, Math.floor(60e6 / v)])),
       peersPerGB: {
         held: Math.floor(gb / p.rssKBPerConnection),
+        heldOneStream: p.idleStreamRssKB == null ? undefined : Math.floor(gb / (p.rssKBPerConnection + Math.max(0, p.idleStreamRssKB, p.idleStreamHeapKB ?? 0))),
         heldMarginal: Math.floor(gb / p.rssKBPerConnectionSecondHalf),
         // the heap where there is one: RSS keeps the high-water mark of
         // the connections that came and went
@@ -184,6 +187,7 @@ export function capacityTable (points) {
     ['held connection, js-libp2p client with its connection monitor: peers per core', ...kinds.map(kind => fmt(c[kind].peersPerCore.heldJsMonitor))],
     ['held connection: peers per GB (RSS growth ÷ connections)', ...kinds.map(kind => fmt(c[kind].peersPerGB.held))],
     ['held connection: peers per GB (second half\'s growth)', ...kinds.map(kind => fmt(c[kind].peersPerGB.heldMarginal))],
+    ['held connection and a stream kept open: peers per GB', ...kinds.map(kind => fmt(c[kind].peersPerGB.heldOneStream))],
     ['new connection per request: CPU µs per peer a minute', ...kinds.map(kind => cell(c[kind].cpuUsPerPeerPerMinute.reconnect))],
     ['new connection per request: peers per core', ...kinds.map(kind => fmt(c[kind].peersPerCore.reconnect))],
     ['new connection per request: peers per GB (kept per registered peer, heap for ours)', ...kinds.map(kind => fmt(c[kind].peersPerGB.reconnect))]

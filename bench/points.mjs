@@ -51,11 +51,10 @@ import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
 import { sealPeerRecord } from '../dist/src/signed-peer-record.js'
 import { pointsReport } from './points-report.mjs'
-import { cpuTime, ECHO_PROTOCOL, echoRequest, log, machine, median, positive, quantile, round, rssBytes, startJsonChild, syscalls } from './lib.mjs'
+import { cpuTime, ECHO_PROTOCOL, echoRequest, log, machine, median, positive, quantile, round, rssBytes, startCommand, startJsonChild, syscalls } from './lib.mjs'
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 const PROBE = here('./probe.mjs')
-const COMMAND = here('../packages/server/dist/src/bin.js')
 const GO = here('../interop/.bin/rendezvous-interop-go')
 const RUST = here('../interop/.bin/rendezvous-interop-rust')
 const CANVAS = here('../interop/canvas/peer.mjs')
@@ -101,17 +100,17 @@ const KINDS = {
     name: 'libp2p-rendezvous',
     js: true,
     held: true,
+    // serves many requests per stream, closing one idle for 10 s
+    streams: true,
     perStream: ['one', 'many'],
     // the per-peer rate limit is raised: each workload client sends
     // thousands of requests a second; it still runs on every request
-    start: async () => startJsonChild([...JS_NODE_ARGS, '--expose-gc', '--import', PROBE, COMMAND, '--memory', '--listen', '/ip4/127.0.0.1/tcp/0', '--max-requests-per-peer', '1000000000'], {
-      ipc: true,
-      ready: line => ({ ready: true, multiaddrs: [line] })
-    })
+    start: async () => startCommand(['--max-requests-per-peer', '1000000000'], JS_NODE_ARGS)
   },
   go: {
     name: 'go-libp2p-rendezvous',
     held: true,
+    streams: true,
     perStream: ['one', 'many'],
     start: async () => startJsonChild(['point', '--resource-limits', 'unlimited'], { command: GO })
   },
@@ -268,6 +267,7 @@ async function connections (loaders, point, kindName, sizes, run) {
   const heapBefore = KINDS[kindName].js ? await point.memory() : undefined
   await quiet(point.pid)
   const cpuBefore = cpuTime(point.pid)
+  const callsBefore = syscalls(point.pid)
   const started = performance.now()
   const first = await connect(loaders, point, kindName, sizes, 'main', 0, perLoader / 2)
   await quiet(point.pid)
@@ -277,6 +277,7 @@ async function connections (loaders, point, kindName, sizes, run) {
   const second = await connect(loaders, point, kindName, sizes, 'main', perLoader / 2, perLoader)
   await quiet(point.pid)
   const cpuAfter = cpuTime(point.pid)
+  const callsAfter = syscalls(point.pid)
   const seconds = (performance.now() - started) / 1000
   await sleep(IDLE_WAIT * 1000)
   const rssAfter = rssBytes(point.pid)
@@ -298,6 +299,8 @@ async function connections (loaders, point, kindName, sizes, run) {
       seconds: round(seconds),
       cpuMsPerClient: round((cpuAfter - cpuBefore) / HELD, 3),
       cpuMsPerClientSecondHalf: round((cpuAfter - cpuHalf) / (HELD / 2), 3),
+      writesPerClient: round((callsAfter.writes - callsBefore.writes) / HELD, 1),
+      readsPerClient: round((callsAfter.reads - callsBefore.reads) / HELD, 1),
       latency: latencySummary(latencies)
     },
     held: {
@@ -312,10 +315,31 @@ async function connections (loaders, point, kindName, sizes, run) {
     idle
   }
 
-  log(`${kindName} run ${run + 1}: new client ${result.newClient.cpuMsPerClient} ms CPU (second half ${result.newClient.cpuMsPerClientSecondHalf}), connect p50 ${result.newClient.latency.p50} ms; held: RSS ${result.held.rssKBPerConnection} KB/connection (second half ${result.held.rssKBPerConnectionSecondHalf})${heapAfter == null ? '' : `, heap ${result.held.heapKBPerConnection} KB`}`)
+  log(`${kindName} run ${run + 1}: new client ${result.newClient.cpuMsPerClient} ms CPU (second half ${result.newClient.cpuMsPerClientSecondHalf}; ${result.newClient.writesPerClient} writes, ${result.newClient.readsPerClient} reads), connect p50 ${result.newClient.latency.p50} ms; held: RSS ${result.held.rssKBPerConnection} KB/connection (second half ${result.held.rssKBPerConnectionSecondHalf})${heapAfter == null ? '' : `, heap ${result.held.heapKBPerConnection} KB`}`)
 
   if (idle != null) {
     log(`${kindName}: idle ${idle.cpuUsPerConnectionPerMinute} µs CPU per held connection per minute`)
+  }
+
+  // a stream kept open on every connection, idle after one request: what a
+  // client that polls on one stream costs the point between polls
+  if (KINDS[kindName].streams === true) {
+    const opened = await everyLoader(loaders, { cmd: 'streams', ns: DISCOVER_NS })
+
+    if (opened.failed > 0) {
+      throw new Error(`${opened.failed} streams could not be opened: ${opened.firstFailure}`)
+    }
+
+    // before the point closes them, 10 s after their last request
+    await sleep(1000)
+    const rssStreams = rssBytes(point.pid)
+    const heapStreams = KINDS[kindName].js ? await point.memory() : undefined
+    result.idleStream = {
+      rssKB: round((rssStreams - rssAfter) / HELD / 1024, 2),
+      heapKB: heapStreams == null ? undefined : round((heapStreams.memory.heapUsed - heapAfter.memory.heapUsed) / HELD / 1024, 2)
+    }
+    log(`${kindName} run ${run + 1}: an idle stream on every connection: RSS ${result.idleStream.rssKB} KB${heapStreams == null ? '' : `, heap ${result.idleStream.heapKB} KB`} per stream`)
+    await everyLoader(loaders, { cmd: 'close-streams' })
   }
 
   // what stays once the clients have left: their registrations, and what
@@ -429,6 +453,8 @@ function medians (runs) {
       rssKBPerConnectionSecondHalf: of(run => run.held?.rssKBPerConnectionSecondHalf),
       heapKBPerConnection: of(run => run.held?.heapKBPerConnection),
       goneRssKBPerPeer: of(run => run.gone?.rssKBPerPeer),
+      idleStreamRssKB: of(run => run.idleStream?.rssKB),
+      idleStreamHeapKB: of(run => run.idleStream?.heapKB),
       goneHeapKBPerPeer: of(run => run.gone?.heapKBPerPeer),
       idleCpuUsPerConnectionPerMinute: first.idle?.cpuUsPerConnectionPerMinute,
       workloads: Object.fromEntries(Object.keys(first.workloads).map(key => [key, {
