@@ -31,8 +31,9 @@ import { parseFlags } from '../packages/server/dist/src/flags.js'
 import { pointNodeOptions } from '../packages/server/dist/src/node.js'
 import { ECHO_PROTOCOL, handleEcho } from './lib.mjs'
 
-// the command's options as `rendezvous-server --memory` has them
-const options = parseFlags(['--memory', '--listen', '/ip4/127.0.0.1/tcp/0'])
+// the command's options as `rendezvous-server --memory` has them, and the
+// flags this script is given (bench/points.mjs raises --max-connections)
+const options = parseFlags(['--memory', '--listen', '/ip4/127.0.0.1/tcp/0', ...process.argv.slice(2)])
 const privateKey = await generateKeyPair('Ed25519')
 const libp2pOptions = pointNodeOptions(options, privateKey, {})
 const without = new Set(process.env.ECHO_WITHOUT?.split(',').filter(item => item !== ''))

@@ -75,6 +75,8 @@ const WORKLOADS = process.env.BENCH_WORKLOADS?.split(',')
 /** node flags for the JavaScript points, ours and the echo floor, e.g. `--cpu-prof` */
 const JS_NODE_ARGS = process.env.BENCH_POINT_NODE_ARGS?.split(' ').filter(arg => arg !== '') ?? []
 const WARMUP_MS = 1000
+/** the command's --max-connections (5000 by default), above what the load opens */
+const MAX_CONNECTIONS = HELD + WARM + 1000
 /** how long a point must stay under 2 % of a core to count as idle again */
 const QUIET_MS = 500
 const TTL = 7200
@@ -94,7 +96,7 @@ const KINDS = {
     js: true,
     held: true,
     perStream: ['one', 'many'],
-    start: async () => startJsonChild([...JS_NODE_ARGS, '--expose-gc', '--import', PROBE, here('./echo.mjs')], { ipc: true })
+    start: async () => startJsonChild([...JS_NODE_ARGS, '--expose-gc', '--import', PROBE, here('./echo.mjs'), '--max-connections', String(MAX_CONNECTIONS)], { ipc: true })
   },
   ours: {
     name: 'libp2p-rendezvous',
@@ -104,8 +106,9 @@ const KINDS = {
     streams: true,
     perStream: ['one', 'many'],
     // the per-peer rate limit is raised: each workload client sends
-    // thousands of requests a second; it still runs on every request
-    start: async () => startCommand(['--max-requests-per-peer', '1000000000'], JS_NODE_ARGS)
+    // thousands of requests a second; it still runs on every request. And
+    // the connection limit, for more than 5000 held connections
+    start: async () => startCommand(['--max-requests-per-peer', '1000000000', '--max-connections', String(MAX_CONNECTIONS)], JS_NODE_ARGS)
   },
   go: {
     name: 'go-libp2p-rendezvous',

@@ -29,6 +29,7 @@
  * Progress goes to stderr, the results as one JSON line to stdout.
  */
 
+import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -218,7 +219,9 @@ async function sample (point, started) {
   return {
     second: Math.round((performance.now() - started) / 1000),
     heapUsed: probe.memory.heapUsed,
+    external: probe.memory.external,
     rss: rssBytes(point.pid),
+    ...residentBy(point.pid),
     handles: Object.values(probe.resources).reduce((sum, count) => sum + count, 0),
     sockets: probe.resources.TCPSocketWrap ?? 0,
     timers: probe.resources.Timeout ?? 0,
@@ -227,6 +230,33 @@ async function sample (point, started) {
     p50: round(quantile(taken, 0.5)),
     p99: round(quantile(taken, 0.99))
   }
+}
+
+/**
+ * The point's resident memory by kind, bytes: V8's heap pages (256 KiB
+ * mappings), malloc's main arena (`[heap]`), and the rest
+ */
+function residentBy (pid) {
+  const out = { rssV8: 0, rssMalloc: 0, rssOther: 0 }
+  let kind = 'rssOther'
+
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+
+    if (mapping != null) {
+      const size = parseInt(mapping[2], 16) - parseInt(mapping[1], 16)
+      kind = mapping[3] === '[heap]' ? 'rssMalloc' : mapping[3] === '' && size === 256 * 1024 ? 'rssV8' : 'rssOther'
+      continue
+    }
+
+    const rss = /^Rss:\s+(\d+) kB/.exec(line)
+
+    if (rss != null) {
+      out[kind] += Number(rss[1]) * 1024
+    }
+  }
+
+  return out
 }
 
 /**
@@ -272,7 +302,7 @@ async function main () {
       await sleep(SAMPLE * 1000)
       const s = await sample(point, started)
       samples.push(s)
-      log(`soak ${s.second} s: heap ${round(s.heapUsed / 2 ** 20)} MB, RSS ${round(s.rss / 2 ** 20)} MB, ${s.handles} handles (${s.sockets} sockets), ${s.requests} requests p50 ${s.p50} ms p99 ${s.p99} ms; ${counts.joined} joined, ${counts.left} left, ${counts.failed} failed`)
+      log(`soak ${s.second} s: heap ${round(s.heapUsed / 2 ** 20)} MB (external ${round(s.external / 2 ** 20)} MB), RSS ${round(s.rss / 2 ** 20)} MB (V8 pages ${round(s.rssV8 / 2 ** 20)}, malloc ${round(s.rssMalloc / 2 ** 20)}, other ${round(s.rssOther / 2 ** 20)}), ${s.handles} handles (${s.sockets} sockets), ${s.requests} requests p50 ${s.p50} ms p99 ${s.p99} ms; ${counts.joined} joined, ${counts.left} left, ${counts.failed} failed`)
     }
 
     stopping = true
@@ -294,6 +324,10 @@ async function main () {
       churn: {
         heapMBPerMinute: round(slopePerMinute(steady, 'heapUsed') / 2 ** 20, 3),
         rssMBPerMinute: round(slopePerMinute(steady, 'rss') / 2 ** 20, 3),
+        rssV8MBPerMinute: round(slopePerMinute(steady, 'rssV8') / 2 ** 20, 3),
+        rssMallocMBPerMinute: round(slopePerMinute(steady, 'rssMalloc') / 2 ** 20, 3),
+        rssOtherMBPerMinute: round(slopePerMinute(steady, 'rssOther') / 2 ** 20, 3),
+        externalMBPerMinute: round(slopePerMinute(steady, 'external') / 2 ** 20, 3),
         handlesPerMinute: round(slopePerMinute(steady, 'handles'), 2),
         p99PerMinute: round(slopePerMinute(steady, 'p99'), 3),
         firstThird: { heapMB: round(mean(steady.slice(0, third), 'heapUsed') / 2 ** 20), rssMB: round(mean(steady.slice(0, third), 'rss') / 2 ** 20), handles: round(mean(steady.slice(0, third), 'handles')), p99: round(mean(steady.slice(0, third), 'p99')) },
