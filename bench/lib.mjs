@@ -5,20 +5,105 @@
  */
 
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { tcp } from '@libp2p/tcp'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
+import * as varint from 'uint8-varint'
+import { Uint8ArrayList } from 'uint8arraylist'
 
 /**
- * The transport ceiling's request/response protocol, served by bench/point.mjs
+ * The echo floor's request/response protocol (bench/echo.mjs): each request's
+ * first four bytes (big-endian) say how long its response is
  */
-export const CEILING_PROTOCOL = '/rendezvous-bench/reqres/1.0.0'
+export const ECHO_PROTOCOL = '/rendezvous-bench/echo/1.0.0'
+
+/**
+ * Serves the echo protocol on a stream: reads length-prefixed requests and
+ * answers each with as many bytes as its first four ask for, until the remote
+ * closes its end. It frames requests as the rendezvous point does (a
+ * `LengthPrefixedDecoder` over the stream's chunks, the length read from
+ * contiguous bytes), so it is the least work a stream of requests can cost a
+ * point on this stack.
+ *
+ * @param {import('@libp2p/interface').Stream} stream - the stream
+ */
+export async function handleEcho (stream) {
+  const decoder = new LengthPrefixedDecoder({ maxDataLength: 8192, maxBufferSize: Infinity, lengthDecoder: decodeEchoLength })
+
+  try {
+    for await (const chunk of stream) {
+      for (const frame of decoder.decode(chunk)) {
+        const request = frame.subarray()
+        const length = new DataView(request.buffer, request.byteOffset, request.byteLength).getUint32(0)
+        let response = echoResponses.get(length)
+
+        if (response == null) {
+          response = new Uint8ArrayList(varint.encode(length), new Uint8Array(length).fill(1))
+          echoResponses.set(length, response)
+        }
+
+        if (!stream.send(response)) {
+          await stream.onDrain()
+        }
+      }
+    }
+
+    await stream.close()
+  } catch (err) {
+    stream.abort(err)
+  }
+}
+
+/** the echo protocol's responses, length-prefixed, one per length asked for */
+const echoResponses = new Map()
+
+/** "wait for more bytes", for `LengthPrefixedDecoder`: one instance serves all */
+const MORE_BYTES = new RangeError('length prefix is incomplete')
+
+/**
+ * The length of the frame at the start of `data`, read from contiguous bytes
+ *
+ * @param {Uint8Array | Uint8ArrayList} data - what is buffered
+ */
+function decodeEchoLength (data) {
+  const prefix = data.subarray(0, Math.min(data.byteLength, 10))
+  const end = prefix.findIndex(byte => byte < 0x80)
+
+  if (end === -1) {
+    throw MORE_BYTES
+  }
+
+  return varint.decode(prefix)
+}
+
+/**
+ * An echo request as long as `requestLength` asking for `responseLength`
+ *
+ * @param {number} requestLength - bytes
+ * @param {number} responseLength - bytes
+ */
+export function echoRequest (requestLength, responseLength) {
+  const bytes = new Uint8Array(requestLength)
+  new DataView(bytes.buffer).setUint32(0, responseLength)
+  return bytes
+}
+
+/**
+ * The source address of load client number `n`: 127.0.<x>.<y>, 250 to an <x>
+ *
+ * @param {number} n - the client's number, from 0
+ */
+export function clientHost (n) {
+  return `127.0.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`
+}
 
 /**
  * A libp2p v3 node over TCP with noise and yamux, listening on a free port of
@@ -137,15 +222,29 @@ export function medianRun (runs, key) {
 const TICKS_PER_SECOND = 100
 
 /**
- * CPU time a process has used so far, in ms: from /proc/<pid>/schedstat (ns)
- * where the kernel has it, else from the user and system ticks of
- * /proc/<pid>/stat
+ * CPU time a process has used so far, in ms, all its threads (a Go runtime's,
+ * a tokio pool's, V8's garbage collector's): the sum of
+ * /proc/<pid>/task/<tid>/schedstat (ns) where the kernel has it, else the
+ * user and system ticks of /proc/<pid>/stat
  *
  * @param {number} pid - the process
  */
 export function cpuTime (pid) {
   try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+    let ns = 0
+
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0])
+      } catch (err) {
+        // a thread that ended meanwhile
+        if (err.code !== 'ENOENT' && err.code !== 'ESRCH') {
+          throw err
+        }
+      }
+    }
+
+    return ns / 1e6
   } catch {
     // the command may contain spaces and parentheses: fields count from the last ')'
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -155,26 +254,52 @@ export function cpuTime (pid) {
 }
 
 /**
+ * How many read and write system calls a process has made so far
+ * (/proc/<pid>/io), all its threads
+ *
+ * @param {number} pid - the process
+ */
+export function syscalls (pid) {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8')
+  return { reads: Number(/^syscr: (\d+)/m.exec(io)[1]), writes: Number(/^syscw: (\d+)/m.exec(io)[1]) }
+}
+
+/**
+ * A process's resident memory, bytes
+ *
+ * @param {number} pid - the process
+ */
+export function rssBytes (pid) {
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024
+}
+
+/**
  * A child process that prints one JSON line when ready, then answers JSON
  * commands written to its stdin with one JSON line each, in order:
  * `{ id, result }` or `{ id, error }`
  *
- * @param {string[]} args - node's arguments
+ * @param {string[]} args - its arguments
  * @param {object} [options]
+ * @param {string} [options.command] - the executable (default: this Node.js)
  * @param {string} [options.cwd] - the working directory
  * @param {Record<string, string>} [options.env] - extra environment
+ * @param {boolean} [options.ipc] - open an IPC channel, for bench/probe.mjs
+ * @param {(line: string) => object} [options.ready] - reads the first line
+ * of stdout into the ready message, for a child that does not print JSON;
+ * the lines after it are then ignored
  */
 export async function startJsonChild (args, options = {}) {
-  const child = spawn(process.execPath, args, {
+  const child = spawn(options.command ?? process.execPath, args, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
-    stdio: ['pipe', 'pipe', 'pipe']
+    stdio: ['pipe', 'pipe', 'pipe', ...(options.ipc === true ? ['ipc'] : [])]
   })
   const stderr = []
   const waiting = new Map()
   let nextId = 0
   let onReady
   let onExit
+  let isReady = false
   const exited = new Promise(resolve => child.once('exit', resolve))
 
   createInterface({ input: child.stderr }).on('line', line => {
@@ -190,23 +315,40 @@ export async function startJsonChild (args, options = {}) {
     onExit = reject
   })
 
-  createInterface({ input: child.stdout }).on('line', line => {
-    const message = JSON.parse(line)
-
-    if (message.ready === true) {
-      onReady(message)
-      return
-    }
-
+  const settle = message => {
     const pending = waiting.get(message.id)
     waiting.delete(message.id)
 
     if (message.error != null) {
       pending?.reject(new Error(message.error))
     } else {
-      pending?.resolve(message.result)
+      pending?.resolve(message.result ?? message)
     }
+  }
+
+  createInterface({ input: child.stdout }).on('line', line => {
+    if (!isReady && options.ready != null) {
+      isReady = true
+      onReady(options.ready(line))
+      return
+    }
+
+    if (options.ready != null) {
+      return
+    }
+
+    const message = JSON.parse(line)
+
+    if (message.ready === true) {
+      isReady = true
+      onReady(message)
+      return
+    }
+
+    settle(message)
   })
+
+  child.on('message', settle)
 
   void exited.then(code => {
     const err = new Error(`${args.join(' ')} exited with ${code}: ${stderr.join('\n')}`)
@@ -220,6 +362,12 @@ export async function startJsonChild (args, options = {}) {
   })
 
   const info = await ready
+  const ask = async (write) => {
+    const id = nextId++
+    const answer = new Promise((resolve, reject) => { waiting.set(id, { resolve, reject }) })
+    write(id)
+    return answer
+  }
 
   return {
     info,
@@ -230,10 +378,14 @@ export async function startJsonChild (args, options = {}) {
      * @param {Record<string, unknown>} command - the command
      */
     async send (command) {
-      const id = nextId++
-      const answer = new Promise((resolve, reject) => { waiting.set(id, { resolve, reject }) })
-      child.stdin.write(`${JSON.stringify({ ...command, id })}\n`)
-      return answer
+      return ask(id => child.stdin.write(`${JSON.stringify({ ...command, id })}\n`))
+    },
+    /**
+     * The heap of a point that runs bench/probe.mjs: `process.memoryUsage()`
+     * after full garbage collections
+     */
+    async memory () {
+      return ask(id => child.send({ cmd: 'memory', id }))
     },
     async stop () {
       if (child.exitCode == null) {
@@ -244,6 +396,23 @@ export async function startJsonChild (args, options = {}) {
       await exited
     }
   }
+}
+
+/**
+ * The `rendezvous-server` command, built, on a free port of 127.0.0.1 with
+ * `--memory`, its heap readable through bench/probe.mjs
+ *
+ * @param {string[]} [args] - more of its flags
+ * @param {string[]} [nodeArgs] - more flags for Node.js, e.g. `--cpu-prof`
+ */
+export async function startCommand (args = [], nodeArgs = []) {
+  const here = (file) => fileURLToPath(new URL(file, import.meta.url))
+
+  return startJsonChild([...nodeArgs, '--expose-gc', '--import', here('./probe.mjs'), here('../packages/server/dist/src/bin.js'), '--memory', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], {
+    ipc: true,
+    // it prints its addresses, one a line, the first one on TCP
+    ready: line => ({ ready: true, multiaddrs: [line] })
+  })
 }
 
 /**

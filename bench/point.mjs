@@ -1,13 +1,9 @@
 #!/usr/bin/env node
 /*
- * The rendezvous point under test, in its own process so its CPU time can be
- * read from /proc: a libp2p v3 node on TCP 127.0.0.1 (noise, yamux) running
- * `rendezvousServer()` with its in-memory store, and the transport ceiling's
- * trivial request/response protocol beside it on the same node.
- *
- * The ceiling protocol reads one length-prefixed request whose first four
- * bytes (big-endian) say how long the response must be, writes a response of
- * that length and closes: the least work a one-request stream can do.
+ * The rendezvous point of the expiry and pages sections of bench/run.mjs, in
+ * its own process: a libp2p v3 node on TCP 127.0.0.1 (noise, yamux) running
+ * `rendezvousServer()` with its in-memory store, with commands to fill the
+ * store directly.
  *
  * Prints one JSON line when ready, `{"ready":true,"peerId","multiaddrs"}`,
  * then answers JSON commands on stdin, one line each, `{"id","result"}` or
@@ -33,10 +29,9 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
-import { lpStream } from '@libp2p/utils'
 import { rendezvousServer } from '../dist/src/index.js'
 import { MemoryRegistrationStore } from '../dist/src/server/memory-store.js'
-import { CEILING_PROTOCOL, positive, tcpNode } from './lib.mjs'
+import { positive, tcpNode } from './lib.mjs'
 
 const store = new MemoryRegistrationStore({ expiryInterval: positive('BENCH_EXPIRY_INTERVAL', 10_000) })
 const node = await tcpNode({
@@ -47,29 +42,6 @@ const node = await tcpNode({
     })
   }
 })
-
-/** responses of the ceiling protocol, one buffer per length asked for */
-const responses = new Map()
-
-await node.handle(CEILING_PROTOCOL, async (stream) => {
-  const messages = lpStream(stream)
-
-  try {
-    const request = (await messages.read()).subarray()
-    const length = new DataView(request.buffer, request.byteOffset, request.byteLength).getUint32(0)
-    let response = responses.get(length)
-
-    if (response == null) {
-      response = new Uint8Array(length).fill(1)
-      responses.set(length, response)
-    }
-
-    await messages.write(response)
-    await stream.close()
-  } catch (err) {
-    stream.abort(err)
-  }
-}, { maxInboundStreams: 1024 })
 
 /** garbage collector pauses since the last `gc` command, in ms */
 let gcPauses = []

@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 /*
- * The benchmark suite: `npm run bench` (builds, installs the canvas-js
- * interop peer, runs this). Not part of `npm test`.
+ * The benchmark suite: `npm run bench` (builds, builds the Rust and Go
+ * interop peers and installs the canvas-js one, runs this). Not part of
+ * `npm test`.
  *
  * Sections, chosen with BENCH_ONLY (comma-separated, default all):
  *
- * - throughput: REGISTER and DISCOVER (limit 100, on a namespace preloaded
- *   with BENCH_PRELOAD registrations) against our point, the transport
- *   ceiling (a trivial request/response protocol with the same message
- *   sizes, on the same node) and the canvas-js point, in one run, with the
- *   points' CPU time per request read from /proc; plus the crypto ceiling
- *   (signed peer record verifications per second, in process)
+ * - points: bench/points.mjs, unit costs of our command's point beside the
+ *   Go and Rust points, the JS echo floor and canvas-js in one run: a new
+ *   client, a held idle connection, REGISTER and DISCOVER with a new stream
+ *   per request and many per stream, and the capacity model built from them
  * - expiry: requests to our point while it reclaims BENCH_EXPIRING (1M)
  *   registrations that lapse at once
  * - pages: DISCOVER with a cookie over the wire, in namespaces of
@@ -18,18 +17,16 @@
  * - scale: bench/scale.mjs (heap per registration, page latency, expiry cost)
  * - client: bench/client.mjs (register to discovery time, idle requests)
  *
- * Each point runs in its own process; the load comes from BENCH_CLIENTS (K)
- * js-libp2p v3 nodes in this process over TCP + noise + yamux on loopback,
- * one stream per request, BENCH_INFLIGHT requests in flight per node. Each
- * client node dials from its own source address, 127.0.1.<k>, so no point
- * sees more than one new connection per address and js-libp2p's default
- * inbound connection threshold (5 per second per address) never applies; our
- * point's per-peer rate limit (100 requests/s by default) is raised with
- * `maxRequestsPerPeer`, since each client node sends thousands per second.
+ * expiry and pages drive bench/point.mjs (the library's point with its
+ * memory store, in its own process) from BENCH_CLIENTS js-libp2p v3 nodes in
+ * this process over TCP + noise + yamux on loopback, one stream per
+ * request. Each client node dials from its own source address, 127.0.1.<k>,
+ * so js-libp2p's default inbound connection threshold (5 per second per
+ * address) never applies; the point's per-peer rate limit is raised with
+ * `maxRequestsPerPeer`, since each client node sends hundreds per second.
  *
- * Every figure is the median of BENCH_RUNS runs of BENCH_SECONDS each; the
- * workloads take turns within each run. Results go to bench/results.json and
- * the tables to stdout.
+ * Results go to bench/results.json (a partial run keeps the other sections
+ * of the last one) and the tables to stdout, with the run's duration.
  */
 
 import { spawn } from 'node:child_process'
@@ -40,34 +37,24 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
-import { CEILING_PROTOCOL, cpuTime, log, machine, median, medianRun, positive, positiveList, quantile, round, signedPeerRecord, startJsonChild, table, tcpNode } from './lib.mjs'
+import { log, machine, median, medianRun, positive, positiveList, quantile, round, signedPeerRecord, startJsonChild, table, tcpNode } from './lib.mjs'
+import { pointsReport } from './points-report.mjs'
 
 const POINT = fileURLToPath(new URL('./point.mjs', import.meta.url))
-const CANVAS_PEER = fileURLToPath(new URL('../interop/canvas/peer.mjs', import.meta.url))
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url))
 
 const CLIENTS = positive('BENCH_CLIENTS', 8)
-const INFLIGHT = positive('BENCH_INFLIGHT', 4)
 const SECONDS = positive('BENCH_SECONDS', 5)
 const RUNS = positive('BENCH_RUNS', 3)
-const PRELOAD = positive('BENCH_PRELOAD', 10_000)
 const EXPIRING = positive('BENCH_EXPIRING', 1_000_000)
 const PAGE_SIZES = positiveList('BENCH_PAGE_SIZES', [1000, 100_000, 1_000_000])
-const SECTIONS = (process.env.BENCH_ONLY ?? 'throughput,expiry,pages,scale,client').split(',')
-/** e.g. `register:ours,discover:ceiling` to run only those workloads (for profiling) */
-const WORKLOADS = process.env.BENCH_WORKLOADS?.split(',')
-/** node flags for our point, e.g. `--cpu-prof` */
-const POINT_NODE_ARGS = process.env.BENCH_POINT_NODE_ARGS?.split(' ').filter(arg => arg !== '') ?? []
-const WARMUP_MS = 1000
+const SECTIONS = (process.env.BENCH_ONLY ?? 'points,expiry,pages,scale,client').split(',')
 const DISCOVER_LIMIT = 100
-const REGISTER_TTL = 3600
-const REGISTER_NS = 'bench-register'
 const DISCOVER_NS = 'bench-discover'
 /** the points' rate limit for the load clients: far above what they send */
 const MAX_REQUESTS_PER_PEER = 1_000_000_000
@@ -137,209 +124,6 @@ async function request (connection, protocol, bytes) {
 }
 
 /**
- * Sends a workload's requests from every client, INFLIGHT at a time each,
- * for `ms`, and measures ops/s, latency and the CPU time the serving process
- * spent per request
- *
- * @param {object} workload - what to send where, and how to check answers
- * @param {number} ms - how long
- */
-async function drive (workload, ms) {
-  const latencies = []
-  const failures = []
-  const cpuBefore = cpuTime(workload.pid)
-  const clientCpuBefore = process.cpuUsage()
-  const started = performance.now()
-  const deadline = started + ms
-
-  await Promise.all(workload.targets.flatMap(({ connection, bytes }) => Array.from({ length: INFLIGHT }, async () => {
-    while (performance.now() < deadline) {
-      const sent = performance.now()
-
-      try {
-        const response = await request(connection, workload.protocol, bytes)
-        const problem = workload.check(response)
-
-        if (problem == null) {
-          latencies.push(performance.now() - sent)
-        } else {
-          failures.push(problem)
-        }
-      } catch (err) {
-        failures.push(err.message)
-      }
-    }
-  })))
-
-  const elapsed = performance.now() - started
-  const cpu = cpuTime(workload.pid) - cpuBefore
-  const clientCpu = process.cpuUsage(clientCpuBefore)
-  latencies.sort((a, b) => a - b)
-
-  return {
-    opsPerSecond: Math.round(latencies.length / (elapsed / 1000)),
-    ok: latencies.length,
-    failed: failures.length,
-    firstFailure: failures[0],
-    p50: round(quantile(latencies, 0.5)),
-    p99: round(quantile(latencies, 0.99)),
-    max: round(latencies.at(-1) ?? 0),
-    pointCpuMsPerRequest: round(cpu / Math.max(1, latencies.length), 4),
-    pointCpuShare: round(cpu / elapsed),
-    clientCpuMsPerRequest: round((clientCpu.user + clientCpu.system) / 1000 / Math.max(1, latencies.length), 4)
-  }
-}
-
-function rendezvousCheck (type, expectedRegistrations) {
-  return (bytes) => {
-    const message = Message.decode(bytes)
-    const response = type === 'register' ? message.registerResponse : message.discoverResponse
-
-    if (response == null) {
-      return `no ${type} response`
-    }
-
-    // proto3 encoders (canvas-js) leave out OK, the enum's zero
-    if ((response.status ?? Message.ResponseStatus.OK) !== Message.ResponseStatus.OK) {
-      return `status ${response.status}: ${response.statusText}`
-    }
-
-    if (type === 'discover' && response.registrations.length !== expectedRegistrations) {
-      return `${response.registrations.length} registrations instead of ${expectedRegistrations}`
-    }
-  }
-}
-
-function lengthCheck (length) {
-  return (bytes) => bytes.byteLength === length ? undefined : `${bytes.byteLength} bytes instead of ${length}`
-}
-
-/**
- * A ceiling request as long as `requestLength` asking for `responseLength`
- *
- * @param {number} requestLength - bytes
- * @param {number} responseLength - bytes
- */
-function ceilingRequest (requestLength, responseLength) {
-  const bytes = new Uint8Array(requestLength)
-  new DataView(bytes.buffer).setUint32(0, responseLength)
-  return bytes
-}
-
-/**
- * Signed peer record verifications per second on one thread: the crypto
- * ceiling of REGISTER
- *
- * @param {Uint8Array[]} records - signed peer records to verify in turn
- */
-async function cryptoCeiling (records) {
-  const runs = []
-
-  for (let run = 0; run < RUNS; run++) {
-    const deadline = performance.now() + 2000
-    const started = performance.now()
-    let count = 0
-
-    while (performance.now() < deadline) {
-      await RecordEnvelope.openAndCertify(records[count % records.length], PeerRecord.DOMAIN)
-      count++
-    }
-
-    runs.push({ perSecond: Math.round(count / ((performance.now() - started) / 1000)) })
-    log(`crypto ceiling run ${run + 1}: ${runs.at(-1).perSecond} verifications/s`)
-  }
-
-  const perSecond = median(runs.map(run => run.perSecond))
-  return { perSecond, msPerVerification: round(1000 / perSecond, 4), runs }
-}
-
-/**
- * The throughput section: every workload against every target, RUNS times
- *
- * @param {string} dir - a temporary folder
- * @param {Array<{ node: import('libp2p').Libp2p, record: Uint8Array }>} clients - the load clients
- */
-async function throughput (dir, clients) {
-  const records = path.join(dir, 'records.jsonl')
-  log(`writing ${PRELOAD} signed peer records to preload`)
-  await writeRecords(records, PRELOAD)
-
-  const ours = await startJsonChild([...POINT_NODE_ARGS, POINT], { env: { BENCH_MAX_REQUESTS_PER_PEER: String(MAX_REQUESTS_PER_PEER) } })
-  const canvas = await startJsonChild([CANVAS_PEER, 'point'], { env: { CANVAS_MAX_DISCOVER_LIMIT: String(DISCOVER_LIMIT) } })
-
-  try {
-    for (const [name, point] of [['ours', ours], ['canvas', canvas]]) {
-      log(`preloading ${PRELOAD} registrations into the ${name} point`)
-      await point.send({ cmd: 'preload', ns: DISCOVER_NS, file: records, ttl: 7200 })
-    }
-
-    const connections = {}
-
-    for (const [name, point] of [['ours', ours], ['canvas', canvas]]) {
-      connections[name] = await Promise.all(clients.map(async ({ node }) => node.dial(multiaddr(point.info.multiaddrs[0]))))
-    }
-
-    const registerRequests = clients.map(({ record }) => Message.encode({ type: Message.MessageType.REGISTER, register: { ns: REGISTER_NS, signedPeerRecord: record, ttl: BigInt(REGISTER_TTL) } }))
-    const discoverBytes = discoverRequest(DISCOVER_NS)
-
-    // the ceiling's messages are as long as ours
-    const registerResponseLength = (await request(connections.ours[0], PROTOCOL, registerRequests[0])).byteLength
-    const discoverResponseLength = (await request(connections.ours[0], PROTOCOL, discoverBytes)).byteLength
-    const sizes = {
-      register: { request: registerRequests[0].byteLength, response: registerResponseLength },
-      discover: { request: discoverBytes.byteLength, response: discoverResponseLength }
-    }
-    log(`message sizes: ${JSON.stringify(sizes)}`)
-
-    const workloads = []
-
-    for (const op of ['register', 'discover']) {
-      const requests = op === 'register' ? registerRequests : clients.map(() => discoverBytes)
-      const ceilingBytes = ceilingRequest(sizes[op].request, sizes[op].response)
-
-      workloads.push(
-        { name: `${op}: transport ceiling`, op, target: 'ceiling', pid: ours.pid, protocol: CEILING_PROTOCOL, check: lengthCheck(sizes[op].response), targets: connections.ours.map(connection => ({ connection, bytes: ceilingBytes })) },
-        { name: `${op}: libp2p-rendezvous`, op, target: 'ours', pid: ours.pid, protocol: PROTOCOL, check: rendezvousCheck(op, DISCOVER_LIMIT), targets: connections.ours.map((connection, k) => ({ connection, bytes: requests[k] })) },
-        { name: `${op}: canvas-js`, op, target: 'canvas', pid: canvas.pid, protocol: PROTOCOL, check: rendezvousCheck(op, DISCOVER_LIMIT), targets: connections.canvas.map((connection, k) => ({ connection, bytes: requests[k] })) }
-      )
-    }
-
-    if (WORKLOADS != null) {
-      workloads.splice(0, workloads.length, ...workloads.filter(workload => WORKLOADS.includes(`${workload.op}:${workload.target}`)))
-    }
-
-    const runs = new Map(workloads.map(workload => [workload, []]))
-
-    for (let run = 0; run < RUNS; run++) {
-      for (const workload of workloads) {
-        await drive(workload, WARMUP_MS)
-        const result = await drive(workload, SECONDS * 1000)
-        runs.get(workload).push(result)
-        log(`run ${run + 1}/${RUNS} ${workload.name}: ${result.opsPerSecond} ops/s, p50 ${result.p50} ms, p99 ${result.p99} ms, point CPU ${result.pointCpuMsPerRequest} ms/request${result.failed > 0 ? `, ${result.failed} failed (${result.firstFailure})` : ''}`)
-      }
-    }
-
-    const crypto = await cryptoCeiling(clients.map(({ record }) => record))
-
-    return {
-      sizes,
-      crypto,
-      workloads: workloads.map(workload => ({
-        name: workload.name,
-        op: workload.op,
-        target: workload.target,
-        median: medianRun(runs.get(workload), 'opsPerSecond'),
-        cpuMsPerRequest: median(runs.get(workload).map(run => run.pointCpuMsPerRequest)),
-        runs: runs.get(workload)
-      }))
-    }
-  } finally {
-    await ours.stop()
-    await canvas.stop()
-  }
-}
-
-/**
  * Latency of requests to our point while it reclaims EXPIRING registrations
  * that lapse at the same moment, against the same load beforehand
  *
@@ -348,7 +132,7 @@ async function throughput (dir, clients) {
  */
 async function expiry (dir, clients) {
   const records = path.join(dir, 'records.jsonl')
-  await writeRecords(records, Math.min(PRELOAD, 1000))
+  await writeRecords(records, 1000)
   const point = await startJsonChild([POINT], { env: { BENCH_MAX_REQUESTS_PER_PEER: String(MAX_REQUESTS_PER_PEER) } })
 
   try {
@@ -540,41 +324,9 @@ async function script (name, args = []) {
 
 function report (results) {
   const out = []
-  const { throughput: t } = results
 
-  if (t != null) {
-    const byName = Object.fromEntries(t.workloads.map(workload => [`${workload.op}:${workload.target}`, workload]))
-    const rows = []
-    const ratios = []
-
-    for (const op of ['register', 'discover']) {
-      const ours = byName[`${op}:ours`]
-      const ceiling = byName[`${op}:ceiling`]
-      const canvas = byName[`${op}:canvas`]
-
-      for (const workload of [ceiling, ours, canvas].filter(workload => workload != null)) {
-        rows.push([workload.name, workload.median.opsPerSecond, workload.runs.map(run => run.opsPerSecond).join(' / '), workload.median.p50, workload.median.p99, round(workload.cpuMsPerRequest * 1000, 1)])
-      }
-
-      if (ours == null || ceiling == null || canvas == null) {
-        continue
-      }
-
-      // the lower ceiling: the transport's, or for REGISTER the crypto's
-      // when one verification per request caps it lower
-      const lowerCeiling = op === 'register' ? Math.min(ceiling.median.opsPerSecond, t.crypto.perSecond) : ceiling.median.opsPerSecond
-      const cpuBound = op === 'register' ? (ceiling.cpuMsPerRequest + t.crypto.msPerVerification) * 1.15 : ceiling.cpuMsPerRequest * 1.5
-      ratios.push([op,
-        `${round(ours.median.opsPerSecond / lowerCeiling * 100, 1)} %`,
-        `${round(ours.cpuMsPerRequest * 1000, 1)} µs ≤ ${round(cpuBound * 1000, 1)} µs: ${ours.cpuMsPerRequest <= cpuBound ? 'yes' : 'no'}`,
-        `${round(ours.median.opsPerSecond / ceiling.median.opsPerSecond * 100, 1)} %`,
-        round(ours.median.opsPerSecond / canvas.median.opsPerSecond, 2),
-        round(canvas.cpuMsPerRequest / ours.cpuMsPerRequest, 2)])
-    }
-
-    out.push('Throughput (median of runs)', '', table(['workload', 'ops/s', 'runs', 'p50 ms', 'p99 ms', 'point CPU µs/request'], rows), '')
-    out.push(`Crypto ceiling: ${t.crypto.perSecond} signed peer record verifications/s on one thread (${round(t.crypto.msPerVerification * 1000, 1)} µs each)`, '')
-    out.push(table(['op', 'efficiency (÷ lower ceiling)', 'CPU/request vs target', 'ops/s ÷ transport ceiling', 'ops/s ours ÷ canvas', 'CPU/request canvas ÷ ours'], ratios), '')
+  if (results.points != null) {
+    out.push(pointsReport(results.points))
   }
 
   if (results.expiry != null) {
@@ -612,21 +364,22 @@ async function main () {
     date: new Date().toISOString(),
     machine: machine(),
     command: 'npm run bench',
-    parameters: { ...previous.parameters, clients: CLIENTS, inflight: INFLIGHT, seconds: SECONDS, runs: RUNS, preload: PRELOAD, expiring: EXPIRING, discoverLimit: DISCOVER_LIMIT, transport: 'tcp 127.0.0.1 (one source address per client), noise, yamux; one stream per request', pointMaxRequestsPerPeer: MAX_REQUESTS_PER_PEER }
+    parameters: { ...previous.parameters, clients: CLIENTS, seconds: SECONDS, runs: RUNS, expiring: EXPIRING, discoverLimit: DISCOVER_LIMIT, transport: 'tcp 127.0.0.1 (one source address per client), noise, yamux; one stream per request', pointMaxRequestsPerPeer: MAX_REQUESTS_PER_PEER }
   }
+  const started = performance.now()
   // written after each section, so a failure keeps what was measured
   const save = async () => { await writeFile(RESULTS, `${JSON.stringify(results, null, 2)}\n`) }
   let clients = []
 
   try {
-    if (['throughput', 'expiry', 'pages'].some(section => SECTIONS.includes(section))) {
-      log(`starting ${CLIENTS} client nodes`)
-      clients = await Promise.all(Array.from({ length: CLIENTS }, async (_, k) => startClient(k)))
+    if (SECTIONS.includes('points')) {
+      results.points = await script('points.mjs')
+      await save()
     }
 
-    if (SECTIONS.includes('throughput')) {
-      results.throughput = await throughput(dir, clients)
-      await save()
+    if (['expiry', 'pages'].some(section => SECTIONS.includes(section))) {
+      log(`starting ${CLIENTS} client nodes`)
+      clients = await Promise.all(Array.from({ length: CLIENTS }, async (_, k) => startClient(k)))
     }
 
     if (SECTIONS.includes('expiry')) {
@@ -656,7 +409,9 @@ async function main () {
     await rm(dir, { recursive: true, force: true })
   }
 
-  process.stdout.write(`\n${report(results)}\nresults in ${RESULTS}\n`)
+  results.seconds = Math.round((performance.now() - started) / 1000)
+  await save()
+  process.stdout.write(`\n${report(results)}\nThe run took ${Math.round(results.seconds / 60)} minutes; results in ${RESULTS}\n`)
 }
 
 main().catch(err => {

@@ -7,7 +7,8 @@
 //	  package's limits, which are constants: no minimum TTL, at most 72 h,
 //	  1000 registrations per peer, 1000 per DISCOVER. go-libp2p's resource
 //	  manager limits connections and streams (about 250 inbound connections
-//	  at its defaults); `--resource-limits unlimited` lifts them, for loads
+//	  at its defaults) and its connection manager trims them to 160 past 192;
+//	  `--resource-limits unlimited` lifts both, for loads
 //	rendezvous-interop-go client <point multiaddr> [--listen MULTIADDR]
 //	  a rendezvous client (the package's RendezvousPoint) connected to that
 //	  point
@@ -29,6 +30,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -176,7 +178,9 @@ func runPoint(flags map[string]string) error {
 	switch limits := flagOr(flags, "resource-limits", "default"); limits {
 	case "default":
 	case "unlimited":
-		options = append(options, libp2p.ResourceManager(&network.NullResourceManager{}))
+		// nor does go-libp2p's default connection manager trim connections
+		// past 192 down to 160 once they are a minute old
+		options = append(options, libp2p.ResourceManager(&network.NullResourceManager{}), libp2p.ConnectionManager(connmgr.NullConnMgr{}))
 	default:
 		return fmt.Errorf("--resource-limits must be default or unlimited, not %s", limits)
 	}

@@ -175,6 +175,10 @@ export class DatastoreRegistrationStore implements RegistrationStore {
     return this.memory.discover(query)
   }
 
+  holdsRecord (peerId: string, signedPeerRecord: Uint8Array, now: number): boolean {
+    return this.memory.holdsRecord(peerId, signedPeerRecord, now)
+  }
+
   /**
    * Writes the registration of (`peerId`, `namespace`) decided last, or
    * deletes it when `decided` is undefined, once the writes of the key

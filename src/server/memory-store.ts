@@ -219,6 +219,8 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
     // a refresh stays counted against the host it was first counted against
     const host = existing == null ? registration.host : existing.host
+    // looked up before the registration it refreshes goes
+    const same = this.heldRecord(registration.peerId, registration.signedPeerRecord, now)
 
     if (existing != null) {
       this.remove(existing)
@@ -232,7 +234,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
       written.host = host
     }
 
-    this.insert(written, sequence)
+    this.insert(written, sequence, same)
 
     return { ...written, sequence }
   }
@@ -334,7 +336,12 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
   }
 
-  private insert (registration: NewRegistration, sequence: number): void {
+  /**
+   * Indexes a registration. With `same`, a registration of the same peer
+   * with the same record, the new one shares its strings: a refresh, or our
+   * client's record in another namespace, costs no new ones.
+   */
+  private insert (registration: NewRegistration, sequence: number, same?: StoredRegistration): void {
     let namespaceIndex = this.byNamespace.get(registration.namespace)
     let namespace = registration.namespace
 
@@ -347,9 +354,9 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
 
     const stored: StoredRegistration = {
-      peerId: flatCopy(registration.peerId),
+      peerId: same?.peerId ?? flatCopy(registration.peerId),
       namespace,
-      record: bytesToString(registration.signedPeerRecord),
+      record: same?.record ?? bytesToString(registration.signedPeerRecord),
       expiresAt: smallInteger(registration.expiresAt - this.epoch),
       sequence: smallInteger(sequence - this.firstSequence),
       host: registration.host == null ? undefined : this.hostKey(registration.host),
@@ -440,6 +447,29 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
 
     return (held instanceof Set ? held.values().next().value as StoredRegistration : held).host ?? host
+  }
+
+  holdsRecord (peerId: string, signedPeerRecord: Uint8Array, now: number): boolean {
+    return this.heldRecord(peerId, signedPeerRecord, now) != null
+  }
+
+  /**
+   * A live registration of `peerId` whose record is `signedPeerRecord`
+   */
+  private heldRecord (peerId: string, signedPeerRecord: Uint8Array, now: number): StoredRegistration | undefined {
+    const held = this.heldBy(peerId)
+
+    if (held == null) {
+      return undefined
+    }
+
+    for (const stored of held instanceof Map ? held.values() : [held]) {
+      if (stored.expiresAt > now - this.epoch && stringEqualsBytes(stored.record, signedPeerRecord)) {
+        return stored
+      }
+    }
+
+    return undefined
   }
 
   async delete (peerId: string, namespace: string): Promise<void> {
@@ -637,6 +667,23 @@ function bytesToString (bytes: Uint8Array): string {
   }
 
   return string
+}
+
+/**
+ * Whether a string of one character per byte holds exactly `bytes`
+ */
+function stringEqualsBytes (string: string, bytes: Uint8Array): boolean {
+  if (string.length !== bytes.byteLength) {
+    return false
+  }
+
+  for (let i = 0; i < bytes.byteLength; i++) {
+    if (string.charCodeAt(i) !== bytes[i]) {
+      return false
+    }
+  }
+
+  return true
 }
 
 /**

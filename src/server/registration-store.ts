@@ -216,6 +216,15 @@ export interface RegistrationStore {
    */
   hostsAtLimit?(maxRegistrationsPerHost: number): number | Promise<number>
 
+  /**
+   * Whether `peerId` holds a registration live at `now` (ms), in any
+   * namespace, whose signed peer record is `signedPeerRecord` byte for byte.
+   * The point verified that record when it stored it, so a REGISTER that
+   * sends it again skips the signature check. Optional: without it, every
+   * record is verified.
+   */
+  holdsRecord?(peerId: string, signedPeerRecord: Uint8Array, now: number): boolean | Promise<boolean>
+
   start?(): void | Promise<void>
   stop?(): void | Promise<void>
 }

@@ -17,9 +17,10 @@ import { positiveInteger } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
 import { openSignedPeerRecord, peerRecordFormat } from '../signed-peer-record.ts'
 import { CookieCodec } from './cookie.ts'
+import { encodeDiscoverResponse } from './discover-response.ts'
 import { checkExemptHosts, defaultMaxRegistrationsPerHost, HostRules } from './host.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
-import type { DiscoverPage, DiscoverQuery, LimitRefusal, RegistrationLimits, RegistrationStore } from './registration-store.ts'
+import type { DiscoverPage, DiscoverQuery, LimitRefusal, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { ComponentLogger, Connection, Counter, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -496,7 +497,8 @@ export class RendezvousServer implements Startable {
       return
     }
 
-    const bytes = Message.encode(response)
+    // an OK DISCOVER response comes encoded already
+    const bytes = response instanceof Uint8Array ? response : Message.encode(response)
 
     if (!stream.send(new Uint8ArrayList(varint.encode(bytes.byteLength), bytes))) {
       await stream.onDrain({ signal: AbortSignal.timeout(this.timeout) })
@@ -507,7 +509,7 @@ export class RendezvousServer implements Startable {
    * The response to one request, or `undefined` for UNREGISTER. Throws when
    * the message is not a request at all.
    */
-  private async handleMessage (request: Message, connection: Connection): Promise<Message | undefined> {
+  private async handleMessage (request: Message, connection: Connection): Promise<Message | Uint8Array | undefined> {
     const remotePeer = connection.remotePeer
     const overLimit = this.overRateLimit(remotePeer)
 
@@ -523,10 +525,20 @@ export class RendezvousServer implements Startable {
       }
       case Message.MessageType.DISCOVER: {
         this.requests?.increment({ discover: true })
-        const discoverResponse: Message.DiscoverResponse = await (overLimit == null ? this.discover(request.discover ?? {}, this.legacyRecordConnections.has(connection)) : Promise.reject(overLimit))
-          .catch(err => ({ registrations: [], ...this.refusal(err) }))
-        this.responses?.increment({ [discoverResponse.status ?? Message.ResponseStatus.OK]: true })
-        return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse }
+
+        try {
+          if (overLimit != null) {
+            throw overLimit
+          }
+
+          const answer = await this.discover(request.discover ?? {}, this.legacyRecordConnections.has(connection))
+          this.responses?.increment({ [Message.ResponseStatus.OK]: true })
+          return encodeDiscoverResponse(answer.registrations, answer.cookie, answer.now)
+        } catch (err: any) {
+          const refusal = this.refusal(err)
+          this.responses?.increment({ [refusal.status]: true })
+          return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [], ...refusal } }
+        }
       }
       case Message.MessageType.UNREGISTER: {
         this.requests?.increment({ unregister: true })
@@ -641,20 +653,28 @@ export class RendezvousServer implements Startable {
       throw new InvalidSignedPeerRecordError(`signed peer record is larger than ${this.maxRecordSize} bytes`)
     }
 
-    const { record } = await openSignedPeerRecord(request.signedPeerRecord ?? new Uint8Array())
+    const peerId = remotePeer.toString()
+    const signedPeerRecord = request.signedPeerRecord ?? EMPTY
+    const now = Date.now()
 
-    if (!record.peerId.equals(remotePeer)) {
-      throw new NotAuthorizedError('peer record is of another peer than the one registering')
+    // a record this peer already registered was verified then, and was
+    // verified to be this peer's: the same bytes again need no second check
+    if (await this.store.holdsRecord?.(peerId, signedPeerRecord, now) !== true) {
+      const { record } = await openSignedPeerRecord(signedPeerRecord)
+
+      if (!record.peerId.equals(remotePeer)) {
+        throw new NotAuthorizedError('peer record is of another peer than the one registering')
+      }
     }
 
     const ttlSeconds = Math.floor(ttl / SECOND)
 
     await this.store.put({
-      peerId: remotePeer.toString(),
+      peerId,
       namespace,
       // copy: the decoded field is a view into the receive buffer
-      signedPeerRecord: request.signedPeerRecord?.slice() ?? new Uint8Array(),
-      expiresAt: Date.now() + ttlSeconds * SECOND,
+      signedPeerRecord: signedPeerRecord.slice(),
+      expiresAt: now + ttlSeconds * SECOND,
       host: this.hosts.hostOf(connection.remoteAddr)
     }, this.limits)
 
@@ -669,7 +689,11 @@ export class RendezvousServer implements Startable {
     }
   }
 
-  private async discover (request: Message.Discover, legacyRecordsOnly: boolean): Promise<Message.DiscoverResponse> {
+  /**
+   * The page and cookie that answer a DISCOVER, and the time the page was
+   * read at, for the TTLs left
+   */
+  private async discover (request: Message.Discover, legacyRecordsOnly: boolean): Promise<{ registrations: Registration[], cookie: Uint8Array, now: number }> {
     const namespace = this.checkNamespace(request.ns)
     const limit = request.limit == null || request.limit === 0n || request.limit > BigInt(this.maxDiscoverLimit)
       ? this.maxDiscoverLimit
@@ -701,17 +725,7 @@ export class RendezvousServer implements Startable {
     }
     const page = legacyRecordsOnly ? await this.legacyRecordsPage(query) : await this.store.discover(query)
 
-    return {
-      status: Message.ResponseStatus.OK,
-      statusText: '',
-      cookie: cookies.encode(namespace, page.cursor),
-      registrations: page.registrations.map(registration => ({
-        ns: registration.namespace,
-        signedPeerRecord: registration.signedPeerRecord,
-        // seconds remaining, never 0: 0 reads as "absent" to some decoders
-        ttl: BigInt(Math.max(1, Math.floor((registration.expiresAt - now) / SECOND)))
-      }))
-    }
+    return { registrations: page.registrations, cookie: cookies.encode(namespace, page.cursor), now }
   }
 
   /**

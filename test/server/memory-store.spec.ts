@@ -416,6 +416,36 @@ describe('memory registration store', () => {
     })
   })
 
+  describe('holdsRecord', () => {
+    const OTHER = Uint8Array.from([1, 2, 3, 5])
+
+    it('holds a record byte for byte, for its peer, in any of its namespaces, while live', async () => {
+      await store.put(registration('peer-a', 'ns-1', NOW + 100), LIMITS)
+      await store.put({ ...registration('peer-a', 'ns-2', NOW + 200), signedPeerRecord: OTHER }, LIMITS)
+
+      expect(store.holdsRecord('peer-a', RECORD, NOW)).to.be.true()
+      expect(store.holdsRecord('peer-a', OTHER, NOW)).to.be.true()
+      // another peer, another length, another byte
+      expect(store.holdsRecord('peer-b', RECORD, NOW)).to.be.false()
+      expect(store.holdsRecord('peer-a', RECORD.subarray(0, 3), NOW)).to.be.false()
+      expect(store.holdsRecord('peer-a', Uint8Array.from([1, 2, 3, 6]), NOW)).to.be.false()
+
+      // ns-1 lapses at NOW + 100, not yet reclaimed; ns-2 at NOW + 200
+      expect(store.holdsRecord('peer-a', RECORD, NOW + 100)).to.be.false()
+      expect(store.holdsRecord('peer-a', OTHER, NOW + 100)).to.be.true()
+      expect(store.holdsRecord('peer-a', OTHER, NOW + 200)).to.be.false()
+    })
+
+    it('no longer holds a record once its registrations are deleted or replaced', async () => {
+      await store.put(registration('peer-a', 'ns'), LIMITS)
+      await store.put({ ...registration('peer-a', 'ns'), signedPeerRecord: OTHER }, LIMITS)
+      expect(store.holdsRecord('peer-a', RECORD, NOW)).to.be.false()
+
+      await store.delete('peer-a', 'ns')
+      expect(store.holdsRecord('peer-a', OTHER, NOW)).to.be.false()
+    })
+  })
+
   describe('discover', () => {
     let a1: Registration
     let b2: Registration

@@ -1,4 +1,5 @@
 import { identify } from '@libp2p/identify'
+import { RecordEnvelope } from '@libp2p/peer-record'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import sinon from 'sinon'
@@ -240,6 +241,75 @@ describe('rendezvous server', () => {
       expect(found.registrations).to.have.lengthOf(1)
       expect(found.registrations[0].signedPeerRecord).to.equalBytes(newRecord)
       expect(Number(found.registrations[0].ttl)).to.be.greaterThan(3500)
+    })
+  })
+
+  describe('records it already verified', () => {
+    beforeEach(async () => {
+      await startPoint({ maxRegistrationsPerPeer: 2, maxTtl: 3600_000 })
+    })
+
+    it('does not check the signature again of a record the peer holds, in the same namespace or another', async () => {
+      const validate = sinon.spy(RecordEnvelope.prototype, 'validate')
+      const peer = await newPeer()
+
+      expect((await register(peer, 'a', { ttl: 120n })).status).to.equal(ResponseStatus.OK)
+      expect(validate.callCount).to.equal(1)
+
+      expect(await register(peer, 'a', { ttl: 3600n })).to.deep.equal({ status: ResponseStatus.OK, statusText: '', ttl: 3600n })
+      expect((await register(peer, 'b', { ttl: 3600n })).status).to.equal(ResponseStatus.OK)
+      expect(validate.callCount).to.equal(1)
+
+      // refreshed: served again with the new TTL, in both namespaces
+      for (const ns of ['a', 'b']) {
+        const found = await discover(await newPeer(), { ns })
+        expect(found.registrations).to.have.lengthOf(1)
+        expect(found.registrations[0].signedPeerRecord).to.equalBytes(peer.record)
+        expect(Number(found.registrations[0].ttl)).to.be.greaterThan(3500)
+      }
+    })
+
+    it('checks a changed record in full', async () => {
+      const validate = sinon.spy(RecordEnvelope.prototype, 'validate')
+      const peer = await newPeer()
+      await register(peer, 'a')
+
+      const newer = await signedPeerRecord(peer.privateKey, ['/ip4/127.0.0.1/tcp/4001'])
+      expect((await register(peer, 'a', { signedPeerRecord: newer })).status).to.equal(ResponseStatus.OK)
+      expect(validate.callCount).to.equal(2)
+
+      // the held record with its last byte, in the signature, changed
+      const forged = Uint8Array.from(newer)
+      forged[forged.length - 1] ^= 1
+      const refused = await register(peer, 'a', { signedPeerRecord: forged })
+      expect(refused.status).to.equal(ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
+      expect(validate.callCount).to.equal(3)
+      expect((await discover(peer, { ns: 'a' })).registrations[0].signedPeerRecord).to.equalBytes(newer)
+    })
+
+    it('does not take a record another peer holds as verified for this one', async () => {
+      const validate = sinon.spy(RecordEnvelope.prototype, 'validate')
+      const a = await newPeer()
+      const b = await newPeer()
+      await register(a, 'ns')
+      await register(b, 'own')
+      expect(validate.callCount).to.equal(2)
+
+      const stolen = await register(b, 'ns', { signedPeerRecord: a.record })
+      expect(stolen.status).to.equal(ResponseStatus.E_NOT_AUTHORIZED)
+      expect(validate.callCount).to.equal(3)
+      expect(peerIdsOf(await discover(a, { ns: 'ns' }), peers)).to.deep.equal([0])
+    })
+
+    it('still checks the namespace, the TTL and the caps of a REGISTER with a record it holds', async () => {
+      const peer = await newPeer()
+      await register(peer, 'a')
+      await register(peer, 'b')
+
+      expect((await register(peer, 'c')).status).to.equal(ResponseStatus.E_NOT_AUTHORIZED)
+      expect((await register(peer, 'a', { ttl: 7200n })).status).to.equal(ResponseStatus.E_INVALID_TTL)
+      expect((await register(peer, 'x'.repeat(256))).status).to.equal(ResponseStatus.E_INVALID_NAMESPACE)
+      expect((await register(peer, '')).status).to.equal(ResponseStatus.E_INVALID_NAMESPACE)
     })
   })
 

@@ -6,14 +6,7 @@
 
 import { mkdir, readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
-import { defaultLogger } from '@libp2p/logger'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
-import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { DatastoreRegistrationStore, MemoryRegistrationStore, rendezvousServer } from 'libp2p-rendezvous'
@@ -21,6 +14,8 @@ import { RedisRegistrationStore, redactUrl } from 'libp2p-rendezvous-redis'
 import { parseFlags, USAGE, UsageError } from './flags.ts'
 import { serveHttp } from './http.ts'
 import { loadCookieSecret, loadIdentity, loadKeyFile } from './identity.ts'
+import { commandLogger } from './logger.ts'
+import { pointNodeOptions } from './node.ts'
 import type { CommandOptions } from './flags.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { TransportManager } from '@libp2p/interface-internal'
@@ -59,7 +54,7 @@ async function main (args: string[]): Promise<void> {
     await datastore.open()
   }
 
-  const logger = defaultLogger()
+  const logger = commandLogger()
   let store: RegistrationStore
   let cookieSecret: Uint8Array | undefined
 
@@ -85,29 +80,14 @@ async function main (args: string[]): Promise<void> {
     cookieSecret = await loadCookieSecret(datastore)
   }
 
-  const node = await createLibp2p({
-    privateKey: await identity(options, datastore),
-    addresses: { listen: options.listen, announce: options.announce },
-    transports: [tcp(), webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager: {
-      maxConnections: options.maxConnections,
-      inboundConnectionThreshold: options.inboundConnectionThreshold,
-      maxIncomingPendingConnections: options.maxIncomingPendingConnections,
-      allow: options.allow
-    },
-    metrics: options.metricsPort == null ? undefined : prometheusMetrics(),
-    services: {
-      identify: identify(),
-      rendezvousServer: rendezvousServer({
-        ...options.server,
-        store,
-        cookieSecret
-      }),
-      listening: listeningAddresses
-    }
-  })
+  const node = await createLibp2p(pointNodeOptions(options, await identity(options, datastore), {
+    rendezvousServer: rendezvousServer({
+      ...options.server,
+      store,
+      cookieSecret
+    }),
+    listening: listeningAddresses
+  }))
 
   const http = options.metricsPort == null ? undefined : await serveHttp(options.metricsPort, options.metricsHost, store)
 

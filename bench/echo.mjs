@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/*
+ * The echo floor: the `rendezvous-server` command's libp2p node
+ * (packages/server/src/node.ts: the same transports, encryption,
+ * multiplexing, identify, connection limits and peer-store settings) serving
+ * the echo protocol (bench/lib.mjs) instead of rendezvous. What a request,
+ * a connection or a held connection costs it is the floor under what they
+ * cost our point on this stack.
+ *
+ * ECHO_WITHOUT (comma-separated) takes back what the command changed in
+ * js-libp2p's defaults, one by one, to measure what each buys:
+ * `monitor` (the connection monitor), `logger` (@libp2p/logger's loggers),
+ * `record` (identify seals a record per connection), `forget` (the peer
+ * store keeps every client), `list` (libp2p's own getConnections()),
+ * `cork` (@libp2p/tcp writes each frame at once), `key` (@libp2p/crypto's
+ * key imports it for every signature), `keepalive` (yamux pings every
+ * connection every 30 s), `merge` (every inbound stream writes its protocol
+ * into the peer store).
+ *
+ * Prints one JSON line when ready, `{"ready":true,"peerId","multiaddrs"}`,
+ * and stops on SIGTERM, SIGINT or the end of stdin.
+ */
+
+import { createInterface } from 'node:readline'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { parseFlags } from '../packages/server/dist/src/flags.js'
+import { pointNodeOptions } from '../packages/server/dist/src/node.js'
+import { ECHO_PROTOCOL, handleEcho } from './lib.mjs'
+
+// the command's options as `rendezvous-server --memory` has them, and the
+// flags this script is given (bench/points.mjs raises --max-connections)
+const options = parseFlags(['--memory', '--listen', '/ip4/127.0.0.1/tcp/0', ...process.argv.slice(2)])
+const privateKey = await generateKeyPair('Ed25519')
+const libp2pOptions = pointNodeOptions(options, privateKey, {})
+const without = new Set(process.env.ECHO_WITHOUT?.split(',').filter(item => item !== ''))
+
+for (const item of without) {
+  switch (item) {
+    case 'monitor': libp2pOptions.connectionMonitor = { enabled: true }; break
+    case 'logger': libp2pOptions.logger = defaultLogger(); break
+    case 'record': delete libp2pOptions.services.pointPeerStore; break
+    case 'forget': delete libp2pOptions.services.pointPeerStore; break
+    case 'list': delete libp2pOptions.services.connectionList; break
+    case 'cork': libp2pOptions.transports = [tcp()]; break
+    case 'keepalive': libp2pOptions.streamMuxers = [yamux()]; break
+    case 'merge': break
+    case 'key': libp2pOptions.privateKey = privateKey; break
+    default: throw new Error(`ECHO_WITHOUT: unknown ${item}`)
+  }
+}
+
+const node = await createLibp2p(libp2pOptions)
+
+if (without.has('merge')) {
+  // the peer store's own merge back, which the point's peer store wraps
+  node.components.peerStore.merge = node.services.pointPeerStore.merge
+}
+
+// as many streams at once as the rendezvous service allows by default
+await node.handle(ECHO_PROTOCOL, handleEcho, { maxInboundStreams: 16 })
+
+async function shutdown () {
+  await node.stop()
+  process.exit(0)
+}
+
+process.once('SIGTERM', () => { void shutdown() })
+process.once('SIGINT', () => { void shutdown() })
+
+process.stdout.write(`${JSON.stringify({ ready: true, peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map(ma => ma.toString()) })}\n`)
+
+for await (const _ of createInterface({ input: process.stdin })) {
+  // commands: none
+}
+
+await shutdown()

@@ -1,0 +1,90 @@
+import { tcp } from '@libp2p/tcp'
+import type { CreateListenerOptions, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
+import type { TCPOptions, TCPComponents } from '@libp2p/tcp'
+import type { Socket } from 'node:net'
+
+/**
+ * `@libp2p/tcp`, with what the point writes on an inbound connection during
+ * one turn of the event loop sent in one system call. Each yamux frame is a
+ * noise message of its own, and `@libp2p/tcp` writes each to its socket at
+ * once: answering one request on a new stream takes five writes, and on
+ * loopback a write costs the sender the receiver's TCP processing too. Until
+ * `@libp2p/tcp` corks its sockets itself (docs/upstream/libp2p-tcp-cork.md),
+ * the point corks each connection's socket at its first write in a turn and
+ * uncorks it when the turn ends.
+ */
+export function corkedTcp (init?: TCPOptions): (components: TCPComponents) => Transport {
+  const factory = tcp(init)
+
+  return (components) => {
+    const transport = factory(components)
+    const createListener = transport.createListener.bind(transport)
+
+    transport.createListener = (options: CreateListenerOptions) => createListener({
+      ...options,
+      upgrader: corkingUpgrader(options.upgrader)
+    })
+
+    return transport
+  }
+}
+
+/**
+ * An upgrader that corks the sockets of the connections it upgrades
+ */
+function corkingUpgrader (upgrader: Upgrader): Upgrader {
+  return new Proxy(upgrader, {
+    get (target, property) {
+      if (property === 'upgradeInbound') {
+        return async (maConn: MultiaddrConnection, ...rest: any[]) => {
+          corkWrites(maConn)
+          return target.upgradeInbound(maConn, ...rest as [any])
+        }
+      }
+
+      const value = Reflect.get(target, property)
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+}
+
+/**
+ * The connection `@libp2p/tcp` makes: its socket, and the method that
+ * writes to it
+ */
+interface TcpConnection {
+  socket?: Socket
+  sendData?(data: unknown): unknown
+}
+
+/**
+ * Corks the socket of a connection `@libp2p/tcp` made at its first write in
+ * a turn of the event loop, and uncorks it at the end of the turn; any other
+ * connection is left as it is
+ */
+export function corkWrites (maConn: MultiaddrConnection): void {
+  const connection = maConn as unknown as TcpConnection
+  const socket = connection.socket
+  const sendData = connection.sendData
+
+  // another transport, or another @libp2p/tcp: written as it is
+  if (socket == null || typeof socket.cork !== 'function' || typeof sendData !== 'function') {
+    return
+  }
+
+  let corked = false
+  const uncork = (): void => {
+    corked = false
+    socket.uncork()
+  }
+
+  connection.sendData = (data: unknown): unknown => {
+    if (!corked) {
+      corked = true
+      socket.cork()
+      process.nextTick(uncork)
+    }
+
+    return sendData.call(connection, data)
+  }
+}
