@@ -83,6 +83,11 @@ function firstIp (ma: Multiaddr): { ip: string, cidr?: number } | undefined {
 export class HostRules {
   private readonly grouping: HostGrouping
   private readonly exempt: IpNet[]
+  /**
+   * The answer for each remote address seen: a connection keeps its
+   * `remoteAddr`, so each of its REGISTERs parses no address again
+   */
+  private readonly hosts = new WeakMap<Multiaddr, string | null>()
 
   /**
    * @param grouping - how addresses are grouped into hosts
@@ -102,13 +107,15 @@ export class HostRules {
    * when it is exempt from the host cap
    */
   hostOf (remoteAddr: Multiaddr): string | undefined {
-    const first = firstIp(remoteAddr)
+    let host = this.hosts.get(remoteAddr)
 
-    if (first != null && this.exempt.some(net => net.contains(first.ip))) {
-      return undefined
+    if (host === undefined) {
+      const first = firstIp(remoteAddr)
+      host = first != null && this.exempt.some(net => net.contains(first.ip)) ? null : hostOf(remoteAddr, this.grouping)
+      this.hosts.set(remoteAddr, host)
     }
 
-    return hostOf(remoteAddr, this.grouping)
+    return host ?? undefined
   }
 }
 

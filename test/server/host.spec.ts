@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
-import { hostOf } from '../../src/server/host.ts'
+import { HostRules, hostOf } from '../../src/server/host.ts'
 
 const GROUPING = { ipv4PrefixLength: 32, ipv6PrefixLength: 64 }
 const PEER = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
@@ -54,5 +54,16 @@ describe('hosts', () => {
     expect(host(`/memory/a/p2p/${PEER}`)).to.equal('/memory/a')
     expect(host('/memory/b')).to.not.equal(host('/memory/a'))
     expect(host(`/memory/relay/p2p/${RELAY}/p2p-circuit/p2p/${PEER}`)).to.equal('/memory/relay')
+  })
+
+  it('gives a connection\'s address the same answer every time, exempt or not', () => {
+    const rules = new HostRules(GROUPING, [multiaddr('/ip4/10.0.0.0/ipcidr/8')])
+    const counted = multiaddr('/ip4/192.0.2.7/tcp/4001')
+    const exempt = multiaddr('/ip4/10.1.2.3/tcp/4001')
+
+    for (let i = 0; i < 2; i++) {
+      expect(rules.hostOf(counted)).to.equal('ip4/192.0.2.7/32')
+      expect(rules.hostOf(exempt)).to.be.undefined()
+    }
   })
 })
