@@ -226,17 +226,23 @@ export class MemoryRegistrationStore implements RegistrationStore {
       this.remove(existing)
     }
 
-    const sequence = this.nextSequence()
-    const written: NewRegistration = { ...registration }
-    delete written.host
+    // built field by field: a copy that then deletes `host` is an object
+    // V8 keeps in its slow dictionary form
+    const written: Registration = {
+      peerId: registration.peerId,
+      namespace: registration.namespace,
+      signedPeerRecord: registration.signedPeerRecord,
+      expiresAt: registration.expiresAt,
+      sequence: this.nextSequence()
+    }
 
     if (host != null) {
       written.host = host
     }
 
-    this.insert(written, sequence, same)
+    this.insert(written, written.sequence, same)
 
-    return { ...written, sequence }
+    return written
   }
 
   /**
