@@ -4,9 +4,17 @@ const utf8 = new TextEncoder()
  * Whether a namespace is longer than `maxBytes` UTF-8 bytes
  */
 export function isNamespaceTooLong (namespace: string, maxBytes: number): boolean {
-  // UTF-8 never takes fewer bytes than UTF-16 code units, so the cheap check
-  // settles most cases before any encoding
-  return namespace.length > maxBytes || utf8.encode(namespace).byteLength > maxBytes
+  // a UTF-16 code unit takes one to three bytes of UTF-8, so the length
+  // settles most cases without encoding
+  if (namespace.length > maxBytes) {
+    return true
+  }
+
+  if (namespace.length * 3 <= maxBytes) {
+    return false
+  }
+
+  return utf8.encode(namespace).byteLength > maxBytes
 }
 
 /**
