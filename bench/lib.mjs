@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { tcp } from '@libp2p/tcp'
@@ -122,6 +123,26 @@ export async function tcpNode (options = {}) {
 }
 
 /**
+ * A load client's node: it dials from `host` and listens nowhere, with
+ * identify; js-libp2p's connection monitor is off, since its pings are a cost
+ * measured on their own (the points' ping workload)
+ *
+ * @param {import('@libp2p/interface').PrivateKey} privateKey - the client's key
+ * @param {string} host - the loopback address it dials from
+ */
+export async function loadClientNode (privateKey, host) {
+  return createLibp2p({
+    privateKey,
+    addresses: { listen: [] },
+    transports: [tcp({ dialOpts: { localAddress: host } })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false },
+    services: { identify: identify() }
+  })
+}
+
+/**
  * The marshalled signed peer record of a key's peer
  *
  * @param {import('@libp2p/interface').PrivateKey} privateKey - the peer's key
@@ -130,6 +151,33 @@ export async function tcpNode (options = {}) {
 export async function signedPeerRecord (privateKey, multiaddrs) {
   const record = new PeerRecord({ peerId: peerIdFromPrivateKey(privateKey), multiaddrs })
   return (await RecordEnvelope.seal(record, privateKey)).marshal()
+}
+
+/**
+ * Writes `message` to stdout as one JSON line, for a parent's startJsonChild()
+ *
+ * @param {object} message - what to send
+ */
+export function answer (message) {
+  process.stdout.write(`${JSON.stringify(message)}\n`)
+}
+
+/**
+ * Answers the JSON commands a parent writes to stdin, one a line, with what
+ * `run` resolves or the error it throws, until stdin ends
+ *
+ * @param {(command: any) => Promise<unknown>} run - carries out one command
+ */
+export async function serveCommands (run) {
+  for await (const line of createInterface({ input: process.stdin })) {
+    const command = JSON.parse(line)
+
+    try {
+      answer({ id: command.id, result: await run(command) })
+    } catch (err) {
+      answer({ id: command.id, error: err.message })
+    }
+  }
 }
 
 /**

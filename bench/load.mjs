@@ -46,20 +46,14 @@
  * workloads, and get fresh records).
  */
 
-import { createInterface } from 'node:readline'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { tcp } from '@libp2p/tcp'
 import { byteStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
 import { sealPeerRecord } from '../dist/src/signed-peer-record.js'
-import { clientHost, positive } from './lib.mjs'
+import { answer, clientHost, loadClientNode, positive, serveCommands } from './lib.mjs'
 
 const FIRST = Number(process.env.LOAD_FIRST ?? 0)
 const COUNT = positive('LOAD_COUNT', 100)
@@ -81,18 +75,7 @@ async function startClient (global, workload) {
   const host = clientHost(global)
   const privateKey = await generateKeyPair('Ed25519')
   const peerId = peerIdFromPrivateKey(privateKey)
-  const node = await createLibp2p({
-    privateKey,
-    addresses: { listen: [] },
-    transports: [tcp({ dialOpts: { localAddress: host } })],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    // js-libp2p pings every connection on a stream of its own every 10 s:
-    // a cost of its own, measured as such (the ping workload), not part of
-    // the others
-    connectionMonitor: { enabled: false },
-    services: { identify: identify() }
-  })
+  const node = await loadClientNode(privateKey, host)
   const address = [multiaddr(`/ip4/${host}/tcp/4001`)]
   const seal = async (format, seqNumber) => sealPeerRecord(privateKey, peerId, address, { format, seqNumber })
   const records = { standard: await seal('standard'), legacy: await seal('legacy') }
@@ -382,10 +365,6 @@ async function run (command) {
   }
 }
 
-function answer (message) {
-  process.stdout.write(`${JSON.stringify(message)}\n`)
-}
-
 async function shutdown () {
   await Promise.all([...sets.main, ...sets.warm].map(async ({ node }) => node.stop()))
   process.exit(0)
@@ -403,14 +382,6 @@ for (let i = 0; i < WARM; i++) {
 
 answer({ ready: true, clients: sets.main.length, warm: sets.warm.length })
 
-for await (const line of createInterface({ input: process.stdin })) {
-  const command = JSON.parse(line)
-
-  try {
-    answer({ id: command.id, result: await run(command) })
-  } catch (err) {
-    answer({ id: command.id, error: err.message })
-  }
-}
+await serveCommands(run)
 
 await shutdown()

@@ -28,10 +28,9 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks'
-import { createInterface } from 'node:readline'
 import { rendezvousServer } from '../dist/src/index.js'
 import { MemoryRegistrationStore } from '../dist/src/server/memory-store.js'
-import { positive, tcpNode } from './lib.mjs'
+import { answer, positive, serveCommands, tcpNode } from './lib.mjs'
 
 const store = new MemoryRegistrationStore({ expiryInterval: positive('BENCH_EXPIRY_INTERVAL', 10_000) })
 const node = await tcpNode({
@@ -121,10 +120,6 @@ async function run (command) {
   }
 }
 
-function answer (message) {
-  process.stdout.write(`${JSON.stringify(message)}\n`)
-}
-
 async function shutdown () {
   await node.stop()
   process.exit(0)
@@ -135,14 +130,6 @@ process.once('SIGINT', () => { void shutdown() })
 
 answer({ ready: true, peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map(ma => ma.toString()) })
 
-for await (const line of createInterface({ input: process.stdin })) {
-  const command = JSON.parse(line)
-
-  try {
-    answer({ id: command.id, result: await run(command) })
-  } catch (err) {
-    answer({ id: command.id, error: err.message })
-  }
-}
+await serveCommands(run)
 
 await shutdown()

@@ -31,19 +31,14 @@
 
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { identify } from '@libp2p/identify'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
 import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
 import { sealPeerRecord } from '../dist/src/signed-peer-record.js'
-import { clientHost, cpuTime, log, machine, positive, quantile, round, rssBytes, startCommand } from './lib.mjs'
+import { clientHost, cpuTime, loadClientNode, log, machine, positive, quantile, round, rssBytes, startCommand } from './lib.mjs'
 
 const SECONDS = positive('SOAK_SECONDS', 600)
 const PEERS = positive('SOAK_PEERS', 300)
@@ -131,15 +126,7 @@ async function exchange (connection, bytes, held) {
 async function peer (point) {
   const privateKey = await identity()
   const host = clientHost(nextHost++ % 2000)
-  const node = await createLibp2p({
-    privateKey,
-    addresses: { listen: [] },
-    transports: [tcp({ dialOpts: { localAddress: host } })],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionMonitor: { enabled: false },
-    services: { identify: identify() }
-  })
+  const node = await loadClientNode(privateKey, host)
   const leaveAt = Date.now() + between(LIFETIME_RANGE)
   const ns = `soak-${Math.floor(Math.random() * NAMESPACES)}`
   let held
