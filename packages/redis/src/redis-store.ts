@@ -372,6 +372,23 @@ return out
 `
 
 /**
+ * KEYS: peer:<peer id>
+ * ARGV: prefix, record, now
+ * Returns 1 when a registration of the peer live at `now` holds `record`
+ * byte for byte, else 0. It reads the peer's live registrations, at most
+ * 1,000 (past that the point verifies the record, as without this script)
+ */
+const HOLDS_RECORD_SCRIPT = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[3], '+inf', 'LIMIT', 0, 1000)
+for i = 1, #ids do
+  if redis.call('HGET', ARGV[1] .. 'reg:' .. ids[i], 'record') == ARGV[2] then
+    return 1
+  end
+end
+return 0
+`
+
+/**
  * KEYS: expiry
  * ARGV: prefix, now, max
  */
@@ -392,6 +409,7 @@ const SCRIPTS = {
   put: script(PUT_SCRIPT),
   delete: script(DELETE_SCRIPT),
   discover: script(DISCOVER_SCRIPT),
+  holdsRecord: script(HOLDS_RECORD_SCRIPT),
   sweep: script(SWEEP_SCRIPT)
 }
 
@@ -543,6 +561,16 @@ export class RedisRegistrationStore implements RegistrationStore {
    */
   async hostsAtLimit (maxRegistrationsPerHost: number): Promise<number> {
     return this.call<number>(['ZCOUNT', this.key('hosts'), cap(maxRegistrationsPerHost), '+inf'])
+  }
+
+  /**
+   * Whether a live registration of `peerId`, in any namespace, holds
+   * `signedPeerRecord` byte for byte: one script, so a REGISTER that re-sends
+   * a held record costs a round trip to Redis instead of a signature check
+   */
+  async holdsRecord (peerId: string, signedPeerRecord: Uint8Array, now: number, options?: AbortOptions): Promise<boolean> {
+    const held = await this.eval<number>(SCRIPTS.holdsRecord, [this.key(`peer:${peerId}`)], [toBuffer(signedPeerRecord), integer(now)], options)
+    return held === 1
   }
 
   async delete (peerId: string, namespace: string, options?: AbortOptions): Promise<void> {
