@@ -360,6 +360,44 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
       })
     })
 
+    describe('records held', () => {
+      const RECORD = Uint8Array.from([1, 2, 3, 4])
+      const OTHER = Uint8Array.from([1, 2, 3, 5])
+
+      it('holds a record byte for byte, for its peer, in any of its namespaces, while live, when it can tell', async () => {
+        if (store.holdsRecord == null) {
+          return
+        }
+
+        await store.put(registration('peer-a', 'ns-1', { ttl: 100, record: RECORD }), ROOMY_LIMITS)
+        await store.put(registration('peer-a', 'ns-2', { ttl: 200, record: OTHER }), ROOMY_LIMITS)
+
+        expect(await store.holdsRecord('peer-a', RECORD, NOW)).to.be.true()
+        expect(await store.holdsRecord('peer-a', OTHER, NOW)).to.be.true()
+        // another peer, another length, another byte
+        expect(await store.holdsRecord('peer-b', RECORD, NOW)).to.be.false()
+        expect(await store.holdsRecord('peer-a', RECORD.subarray(0, 3), NOW)).to.be.false()
+        expect(await store.holdsRecord('peer-a', Uint8Array.from([1, 2, 3, 6]), NOW)).to.be.false()
+        // ns-1 lapses at NOW + 100, ns-2 at NOW + 200
+        expect(await store.holdsRecord('peer-a', RECORD, NOW + 100)).to.be.false()
+        expect(await store.holdsRecord('peer-a', OTHER, NOW + 100)).to.be.true()
+        expect(await store.holdsRecord('peer-a', OTHER, NOW + 200)).to.be.false()
+      })
+
+      it('no longer holds a record once its registration is replaced or deleted, when it can tell', async () => {
+        if (store.holdsRecord == null) {
+          return
+        }
+
+        await store.put(registration('peer-a', 'ns', { record: RECORD }), ROOMY_LIMITS)
+        await store.put(registration('peer-a', 'ns', { record: OTHER }), ROOMY_LIMITS)
+        expect(await store.holdsRecord('peer-a', RECORD, NOW)).to.be.false()
+
+        await store.delete('peer-a', 'ns')
+        expect(await store.holdsRecord('peer-a', OTHER, NOW)).to.be.false()
+      })
+    })
+
     describe('delete', () => {
       it('removes a registration from its namespace and from the whole store', async () => {
         await store.put(registration('peer-a', 'ns'), ROOMY_LIMITS)
