@@ -22,6 +22,8 @@ export interface DatastoreRegistrationStoreComponents {
   logger: ComponentLogger
 }
 
+const utf8 = new TextEncoder()
+
 /**
  * Limits that never refuse: what the datastore held is put back as it was
  */
@@ -86,7 +88,7 @@ export class DatastoreRegistrationStore implements RegistrationStore {
     this.memory = new MemoryRegistrationStore({
       ...init,
       onExpired: (registration) => {
-        this.write(registration.peerId, registration.namespace, registration, undefined)
+        this.write(this.key(registration.peerId, registration.namespace), registration.peerId, registration.namespace, registration, undefined)
           .catch((err: Error) => { this.log.error('could not delete an expired registration - %e', err) })
       }
     })
@@ -142,12 +144,13 @@ export class DatastoreRegistrationStore implements RegistrationStore {
   }
 
   async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
+    const key = this.key(registration.peerId, registration.namespace)
     // what the datastore holds for the key when no write of it is in flight
-    const before = this.writes.has(this.key(registration.peerId, registration.namespace).toString()) ? undefined : this.memory.get(registration.peerId, registration.namespace)
+    const before = this.writes.has(key.toString()) ? undefined : this.memory.get(registration.peerId, registration.namespace)
     const stored = this.memory.putSync(registration, limits)
 
     try {
-      await this.write(stored.peerId, stored.namespace, before, stored)
+      await this.write(key, stored.peerId, stored.namespace, before, stored)
     } catch {
       // never acknowledge what a restart would lose
       throw new InternalError('could not store the registration')
@@ -157,15 +160,16 @@ export class DatastoreRegistrationStore implements RegistrationStore {
   }
 
   async delete (peerId: string, namespace: string): Promise<void> {
+    const key = this.key(peerId, namespace)
     const removed = this.memory.deleteSync(peerId, namespace)
 
     // nothing held and nothing on its way to the datastore: it holds nothing
-    if (removed == null && !this.writes.has(this.key(peerId, namespace).toString())) {
+    if (removed == null && !this.writes.has(key.toString())) {
       return
     }
 
     try {
-      await this.write(peerId, namespace, removed, undefined)
+      await this.write(key, peerId, namespace, removed, undefined)
     } catch {
       throw new InternalError('could not delete the registration')
     }
@@ -180,13 +184,12 @@ export class DatastoreRegistrationStore implements RegistrationStore {
   }
 
   /**
-   * Writes the registration of (`peerId`, `namespace`) decided last, or
-   * deletes it when `decided` is undefined, once the writes of the key
-   * decided earlier have settled. `before` is what memory held for the key
-   * before this change.
+   * Writes the registration of (`peerId`, `namespace`), stored under `key`,
+   * decided last, or deletes it when `decided` is undefined, once the writes
+   * of the key decided earlier have settled. `before` is what memory held for
+   * the key before this change.
    */
-  private async write (peerId: string, namespace: string, before: Registration | undefined, decided: Registration | undefined): Promise<void> {
-    const key = this.key(peerId, namespace)
+  private async write (key: Key, peerId: string, namespace: string, before: Registration | undefined, decided: Registration | undefined): Promise<void> {
     const id = key.toString()
     const write = ++this.lastWrite
     let pending = this.writes.get(id)
@@ -237,7 +240,7 @@ export class DatastoreRegistrationStore implements RegistrationStore {
 
   private key (peerId: string, namespace: string): Key {
     // namespaces may hold any character, keys may not
-    return new Key(`${this.prefix}/${peerId}/${uint8ArrayToString(new TextEncoder().encode(namespace), 'base32')}`)
+    return new Key(`${this.prefix}/${peerId}/${uint8ArrayToString(utf8.encode(namespace), 'base32')}`)
   }
 }
 
