@@ -29,7 +29,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { parseFlags } from '../packages/server/dist/src/flags.js'
 import { pointNodeOptions } from '../packages/server/dist/src/node.js'
-import { ECHO_PROTOCOL, handleEcho } from './lib.mjs'
+import { answer, ECHO_PROTOCOL, handleEcho, shutdownOnSignals } from './lib.mjs'
 
 // the command's options as `rendezvous-server --memory` has them, and the
 // flags this script is given (bench/points.mjs raises --max-connections)
@@ -63,15 +63,9 @@ if (without.has('merge')) {
 // as many streams at once as the rendezvous service allows by default
 await node.handle(ECHO_PROTOCOL, handleEcho, { maxInboundStreams: 16 })
 
-async function shutdown () {
-  await node.stop()
-  process.exit(0)
-}
+const shutdown = shutdownOnSignals(node)
 
-process.once('SIGTERM', () => { void shutdown() })
-process.once('SIGINT', () => { void shutdown() })
-
-process.stdout.write(`${JSON.stringify({ ready: true, peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map(ma => ma.toString()) })}\n`)
+answer({ ready: true, peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map(ma => ma.toString()) })
 
 for await (const _ of createInterface({ input: process.stdin })) {
   // commands: none

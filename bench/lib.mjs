@@ -163,6 +163,24 @@ export function answer (message) {
 }
 
 /**
+ * Stops `node` and exits on SIGTERM or SIGINT; returns that shutdown, for a
+ * script to run when its parent closes stdin
+ *
+ * @param {import('@libp2p/interface').Libp2p} node - the script's node
+ */
+export function shutdownOnSignals (node) {
+  const shutdown = async () => {
+    await node.stop()
+    process.exit(0)
+  }
+
+  process.once('SIGTERM', () => { void shutdown() })
+  process.once('SIGINT', () => { void shutdown() })
+
+  return shutdown
+}
+
+/**
  * Answers the JSON commands a parent writes to stdin, one a line, with what
  * `run` resolves or the error it throws, until stdin ends
  *

@@ -30,7 +30,7 @@ import { readFile } from 'node:fs/promises'
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks'
 import { rendezvousServer } from '../dist/src/index.js'
 import { MemoryRegistrationStore } from '../dist/src/server/memory-store.js'
-import { answer, positive, serveCommands, tcpNode } from './lib.mjs'
+import { answer, positive, serveCommands, shutdownOnSignals, tcpNode } from './lib.mjs'
 
 const store = new MemoryRegistrationStore({ expiryInterval: positive('BENCH_EXPIRY_INTERVAL', 10_000) })
 const node = await tcpNode({
@@ -120,13 +120,7 @@ async function run (command) {
   }
 }
 
-async function shutdown () {
-  await node.stop()
-  process.exit(0)
-}
-
-process.once('SIGTERM', () => { void shutdown() })
-process.once('SIGINT', () => { void shutdown() })
+const shutdown = shutdownOnSignals(node)
 
 answer({ ready: true, peerId: node.peerId.toString(), multiaddrs: node.getMultiaddrs().map(ma => ma.toString()) })
 
