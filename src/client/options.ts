@@ -7,7 +7,7 @@ import {
 } from '../constants.ts'
 import { InvalidOptionError } from '../errors.ts'
 import { isValidNamespace } from '../namespace.ts'
-import { positiveInteger } from '../options.ts'
+import { positiveInteger, timerDelay } from '../options.ts'
 import type { PeerFilter } from './peer-intake.ts'
 import type { RecordFormat } from './rendezvous-point.ts'
 import type { PeerId } from '@libp2p/interface'
@@ -68,6 +68,8 @@ export interface RendezvousInit {
    * ms, up to a tenth less at random. A round polls every namespace; a page
    * that moves the cookie is followed by the next one at once.
    *
+   * At most 2^31 − 1 ms, the longest a timer waits.
+   *
    * @default 60_000
    */
   discoverInterval?: number
@@ -89,6 +91,8 @@ export interface RendezvousInit {
   /**
    * How long one request may take, in ms
    *
+   * At most 2^31 − 1 ms, the longest a timer waits.
+   *
    * @default 10_000
    */
   timeout?: number
@@ -97,6 +101,8 @@ export interface RendezvousInit {
    * The longest wait after failed requests to a point before the next
    * attempt, in ms. Waits start at 0.5 to 1 s and double, with jitter, up to
    * this.
+   *
+   * At most 2^31 − 1 ms, the longest a timer waits.
    *
    * @default 60_000
    */
@@ -173,11 +179,11 @@ export function resolveRendezvousInit (init: RendezvousInit): ResolvedRendezvous
     namespaces,
     discoverNamespaces: checkNamespaces('discoverNamespaces', init.discoverNamespaces ?? namespaces),
     ttl: checkTtl('ttl', init.ttl ?? DEFAULT_TTL),
-    discoverInterval: positiveInteger('discoverInterval', init.discoverInterval ?? DEFAULT_DISCOVER_INTERVAL),
+    discoverInterval: timerDelay('discoverInterval', init.discoverInterval ?? DEFAULT_DISCOVER_INTERVAL),
     discoverLimit: positiveInteger('discoverLimit', init.discoverLimit ?? DEFAULT_DISCOVER_LIMIT),
     protocol: checkProtocol(init.protocol ?? PROTOCOL),
-    timeout: positiveInteger('timeout', init.timeout ?? DEFAULT_TIMEOUT),
-    maxReconnectDelay: positiveInteger('maxReconnectDelay', init.maxReconnectDelay ?? DEFAULT_MAX_RECONNECT_DELAY),
+    timeout: timerDelay('timeout', init.timeout ?? DEFAULT_TIMEOUT),
+    maxReconnectDelay: timerDelay('maxReconnectDelay', init.maxReconnectDelay ?? DEFAULT_MAX_RECONNECT_DELAY),
     maxPeers: positiveInteger('maxPeers', init.maxPeers ?? DEFAULT_MAX_PEERS),
     peerFilter: checkPeerFilter(init.peerFilter ?? true),
     tagName: checkTagName(init.tagName ?? DEFAULT_TAG_NAME),

@@ -13,7 +13,7 @@ import {
 } from '../constants.ts'
 import { InternalError, InvalidCookieError, InvalidNamespaceError, InvalidOptionError, InvalidSignedPeerRecordError, InvalidTTLError, NotAuthorizedError, RendezvousError, UnavailableError } from '../errors.ts'
 import { isNamespaceTooLong } from '../namespace.ts'
-import { positiveInteger } from '../options.ts'
+import { positiveInteger, timerDelay } from '../options.ts'
 import { Message } from '../pb/rendezvous.ts'
 import { openSignedPeerRecord, peerRecordFormat } from '../signed-peer-record.ts'
 import { CookieCodec } from './cookie.ts'
@@ -779,11 +779,6 @@ const EMPTY = new Uint8Array(0)
 const INCOMPLETE_LENGTH_PREFIX = new RangeError('Length prefix is incomplete')
 
 /**
- * The longest delay setTimeout takes (ms)
- */
-const MAX_TIMEOUT = 2 ** 31 - 1
-
-/**
  * The options with their defaults, checked: throws `InvalidOptionError`
  * naming the first bad one
  */
@@ -841,17 +836,6 @@ function resolveTtls (init: RendezvousServerInit): { minTtl: number, maxTtl: num
   }
 
   return { minTtl, maxTtl, defaultTtl }
-}
-
-/**
- * A positive delay a timer can take, or `InvalidOptionError`
- */
-function timerDelay (option: string, value: number): number {
-  if (positiveInteger(option, value) > MAX_TIMEOUT) {
-    throw new InvalidOptionError(option, `must be at most ${MAX_TIMEOUT} ms (about 24.8 days)`)
-  }
-
-  return value
 }
 
 /**
