@@ -40,23 +40,31 @@ const CODE_IP6 = 41
  * relay's part for a circuit address, and without peer ids either way.
  */
 export function hostOf (remoteAddr: Multiaddr, grouping: HostGrouping): string {
-  const ip = remoteAddr.getComponents().find(component => component.code === CODE_IP4 || component.code === CODE_IP6)
+  const ip = firstIp(remoteAddr)?.ip
 
-  if (ip?.value == null) {
+  if (ip == null) {
     return remoteAddr.toString().split('/p2p-circuit')[0].replace(/\/p2p\/[^/]+$/, '')
   }
 
-  if (ip.code === CODE_IP4) {
-    return `ip4/${new IpNet(ip.value, grouping.ipv4PrefixLength).toString()}`
+  if (!isIPv6(ip)) {
+    return `ip4/${new IpNet(ip, grouping.ipv4PrefixLength).toString()}`
   }
 
-  const address = new IpNet(ip.value, 128).network
+  const address = new IpNet(ip, 128).network
 
   if (isIPv4mappedIPv6(address)) {
     return `ip4/${new IpNet(ipToString(iPv4FromIPv6(address)), grouping.ipv4PrefixLength).toString()}`
   }
 
-  return `ip6/${new IpNet(ip.value, grouping.ipv6PrefixLength).toString()}`
+  return `ip6/${new IpNet(ip, grouping.ipv6PrefixLength).toString()}`
+}
+
+/**
+ * Whether an address from an `/ip4` or `/ip6` component is IPv6: only those
+ * hold colons
+ */
+function isIPv6 (ip: string): boolean {
+  return ip.includes(':')
 }
 
 /**
@@ -98,7 +106,7 @@ export class HostRules {
     this.grouping = grouping
     this.exempt = exempt.map(ma => {
       const { ip, cidr } = firstIp(ma) ?? { ip: '' }
-      return new IpNet(ip, cidr ?? (ip.includes(':') ? 128 : 32))
+      return new IpNet(ip, cidr ?? (isIPv6(ip) ? 128 : 32))
     })
   }
 
@@ -140,7 +148,7 @@ export function checkExemptHosts (option: string, entries: unknown): Multiaddr[]
       }
 
       // throws on a prefix length out of range
-      void new IpNet(first.ip, first.cidr ?? (first.ip.includes(':') ? 128 : 32))
+      void new IpNet(first.ip, first.cidr ?? (isIPv6(first.ip) ? 128 : 32))
     } catch (err: any) {
       throw new InvalidOptionError(option, `${String(entry)} is not an address or a range of addresses (e.g. /ip4/10.0.0.5 or /ip4/10.0.0.0/ipcidr/8): ${err.message}`)
     }
