@@ -19,7 +19,9 @@ import { openSignedPeerRecord, peerRecordFormat } from '../signed-peer-record.ts
 import { CookieCodec } from './cookie.ts'
 import { encodeDiscoverResponse } from './discover-response.ts'
 import { checkExemptHosts, defaultMaxRegistrationsPerHost, HostRules } from './host.ts'
+import { LegacyRecordClients } from './legacy-clients.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
+import type { PeerRecordFormat } from '../signed-peer-record.ts'
 import type { DiscoverPage, DiscoverQuery, LimitRefusal, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { ComponentLogger, Connection, Counter, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
@@ -205,10 +207,18 @@ export interface RendezvousServerInit {
   /**
    * identify agent versions, by prefix, of clients that can verify only
    * rust-libp2p's legacy peer records and fail a whole DISCOVER response that
-   * holds any other record: once identify has run on a connection of such a
-   * client, its DISCOVER responses hold the legacy records only (a page scans
-   * at most `maxDiscoverLimit` registrations for them). Clients identify has
-   * not run for get every record. `[]` serves every client every record.
+   * holds any other record: the DISCOVER responses of such a client hold the
+   * legacy records only (a page scans at most `maxDiscoverLimit`
+   * registrations for them).
+   *
+   * The point learns a client's agent version from identify's
+   * `peer:identify`. When identify has not run on a connection (the node
+   * runs it with `runOnConnectionOpen: false`, or it has not finished) by the
+   * time the client asks for records, the point asks the client's identify
+   * itself, once per connection, within `timeout`; a client that has
+   * registered a standard record on the connection is not asked, and one
+   * that does not answer gets every record. `[]` serves every client every
+   * record and asks no one.
    *
    * @default ['rust-libp2p/']
    */
@@ -268,11 +278,7 @@ export class RendezvousServer implements Startable {
   private readonly store: RegistrationStore
   private readonly cookieSecret?: Uint8Array
   private readonly legacyRecordAgents: string[]
-  /**
-   * Connections of clients that identified with one of `legacyRecordAgents`;
-   * weak, so each goes with its connection
-   */
-  private readonly legacyRecordConnections = new WeakSet<Connection>()
+  private readonly legacyRecordClients: LegacyRecordClients
   private readonly streams = new Set<Stream>()
   private readonly requests?: CounterGroup<RequestType>
   private readonly responses?: CounterGroup<Message.ResponseStatus>
@@ -313,6 +319,7 @@ export class RendezvousServer implements Startable {
     this.store = init.store ?? new MemoryRegistrationStore()
     this.cookieSecret = init.cookieSecret
     this.legacyRecordAgents = options.legacyRecordAgents
+    this.legacyRecordClients = new LegacyRecordClients({ agents: this.legacyRecordAgents, timeout: this.timeout, log: this.log })
 
     this.requests = components.metrics?.registerCounterGroup('libp2p_rendezvous_server_requests_total', {
       label: 'type',
@@ -389,12 +396,7 @@ export class RendezvousServer implements Startable {
   }
 
   private onIdentify (event: CustomEvent<IdentifyResult>): void {
-    const { agentVersion, connection } = event.detail
-
-    if (agentVersion != null && this.legacyRecordAgents.some(prefix => agentVersion.startsWith(prefix))) {
-      this.log('%p identified as %s, it is served legacy peer records only', connection.remotePeer, agentVersion)
-      this.legacyRecordConnections.add(connection)
-    }
+    this.legacyRecordClients.identified(event.detail.connection, event.detail.agentVersion)
   }
 
   /**
@@ -531,7 +533,7 @@ export class RendezvousServer implements Startable {
             throw overLimit
           }
 
-          const answer = await this.discover(request.discover ?? {}, this.legacyRecordConnections.has(connection))
+          const answer = await this.discover(request.discover ?? {}, await this.legacyRecordClients.legacyOnly(connection))
           this.responses?.increment({ [Message.ResponseStatus.OK]: true })
           return encodeDiscoverResponse(answer.registrations, answer.cookie, answer.now)
         } catch (err: any) {
@@ -659,13 +661,19 @@ export class RendezvousServer implements Startable {
 
     // a record this peer already registered was verified then, and was
     // verified to be this peer's: the same bytes again need no second check
-    if (await this.store.holdsRecord?.(peerId, signedPeerRecord, now) !== true) {
-      const { record } = await openSignedPeerRecord(signedPeerRecord)
+    let format: PeerRecordFormat | undefined
 
-      if (!record.peerId.equals(remotePeer)) {
+    if (await this.store.holdsRecord?.(peerId, signedPeerRecord, now) !== true) {
+      const opened = await openSignedPeerRecord(signedPeerRecord)
+
+      if (!opened.record.peerId.equals(remotePeer)) {
         throw new NotAuthorizedError('peer record is of another peer than the one registering')
       }
+
+      format = opened.format
     }
+
+    this.legacyRecordClients.registered(connection, signedPeerRecord, format)
 
     const ttlSeconds = Math.floor(ttl / SECOND)
 

@@ -14,7 +14,7 @@ import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } fro
 import { closed, collect, frame } from '../hardening/helpers.ts'
 import type { RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { RawRendezvousStream } from '../fixtures/nodes.ts'
-import type { IdentifyResult, Libp2p, Libp2pEvents, PrivateKey, TypedEventTarget } from '@libp2p/interface'
+import type { IdentifyResult, Libp2p, Libp2pEvents, PrivateKey, Stream, TypedEventTarget } from '@libp2p/interface'
 
 const { MessageType, ResponseStatus } = Message
 
@@ -889,6 +889,101 @@ describe('rendezvous server', () => {
       await startIdentifyingPoint({ legacyRecordAgents: [] })
       const again = [await registered('ns', 'standard'), await registered('ns', 'legacy')]
       expect(peerIdsOf(await discover(await identifiedClient(RUST_AGENT), { ns: 'ns' }), again)).to.deep.equal([0, 1])
+    })
+
+    describe('where identify does not run on every connection', () => {
+      /**
+       * A point that identifies no client when it connects, as the
+       * rendezvous-server command runs
+       */
+      async function startAskingPoint (init: RendezvousServerInit = {}): Promise<void> {
+        await point?.stop()
+        point = await createNode({ services: { identify: identify({ runOnConnectionOpen: false }), rendezvousServer: rendezvousServer(init) } })
+      }
+
+      /**
+       * A client connected to the point, running identify with `userAgent`
+       * unless it is `null`, and the identify streams the point opens to it
+       */
+      async function connectedClient (userAgent?: string | null): Promise<{ peer: Peer, asked(): number }> {
+        const privateKey = await newPrivateKey()
+        const services: Record<string, any> = userAgent === null ? {} : { identify: identify({ runOnConnectionOpen: false }) }
+        const node = await createNode({ privateKey, nodeInfo: userAgent == null ? undefined : { userAgent }, services })
+        const peer = { node, privateKey, record: await signedPeerRecord(privateKey, node.getMultiaddrs()) }
+        peers.push(peer)
+        await node.dial(point.getMultiaddrs()[0])
+
+        const [connection] = point.getConnections(node.peerId)
+        const newStream = sinon.spy(connection, 'newStream')
+        return { peer, asked: () => newStream.getCalls().filter(call => call.args[0] === '/ipfs/id/1.0.0').length }
+      }
+
+      it('asks a client its agent version at its first DISCOVER, once per connection, and serves a rust-libp2p one the legacy records only', async () => {
+        await startAskingPoint()
+        const inNs = [await registered('ns', 'standard'), await registered('ns', 'legacy')]
+        const rust = await connectedClient(RUST_AGENT)
+
+        // a legacy record registered tells nothing: other clients may sign those
+        rust.peer.record = await sealPeerRecord(rust.peer.privateKey, rust.peer.node.peerId, rust.peer.node.getMultiaddrs(), { format: 'legacy' })
+        expect((await register(rust.peer, 'other')).status).to.equal(ResponseStatus.OK)
+        expect(rust.asked()).to.equal(0)
+
+        const answers = await Promise.all([discover(rust.peer, { ns: 'ns' }), discover(rust.peer, { ns: 'ns' })])
+        expect(answers.map(answer => peerIdsOf(answer, inNs))).to.deep.equal([[1], [1]])
+        expect(peerIdsOf(await discover(rust.peer, { ns: 'ns' }), inNs)).to.deep.equal([1])
+        expect(rust.asked()).to.equal(1)
+
+        const js = await connectedClient()
+        expect(peerIdsOf(await discover(js.peer, { ns: 'ns' }), inNs)).to.deep.equal([0, 1])
+        expect(js.asked()).to.equal(1)
+      })
+
+      it('does not ask a client that registered a standard record on the connection', async () => {
+        await startAskingPoint()
+        const inNs = [await registered('ns', 'standard'), await registered('ns', 'legacy')]
+        const client = await connectedClient(RUST_AGENT)
+
+        expect((await register(client.peer, 'other')).status).to.equal(ResponseStatus.OK)
+        // again: the point holds the record, and skips opening it
+        expect((await register(client.peer, 'another')).status).to.equal(ResponseStatus.OK)
+        expect(peerIdsOf(await discover(client.peer, { ns: 'ns' }), inNs)).to.deep.equal([0, 1])
+        expect(client.asked()).to.equal(0)
+      })
+
+      it('serves every record to a client that runs no identify, and asks it once', async () => {
+        await startAskingPoint()
+        const inNs = [await registered('ns', 'standard'), await registered('ns', 'legacy')]
+        const client = await connectedClient(null)
+
+        expect(peerIdsOf(await discover(client.peer, { ns: 'ns' }), inNs)).to.deep.equal([0, 1])
+        expect(peerIdsOf(await discover(client.peer, { ns: 'ns' }), inNs)).to.deep.equal([0, 1])
+        expect(client.asked()).to.equal(1)
+      })
+
+      it('serves every record to a client whose identify does not answer within the timeout', async () => {
+        await startAskingPoint({ timeout: 500 })
+        const inNs = [await registered('ns', 'standard'), await registered('ns', 'legacy')]
+        const client = await connectedClient(null)
+        const silent = Promise.withResolvers<Stream>()
+        await client.peer.node.handle('/ipfs/id/1.0.0', stream => { silent.resolve(stream) })
+
+        expect(peerIdsOf(await discover(client.peer, { ns: 'ns' }), inNs)).to.deep.equal([0, 1])
+        expect(client.asked()).to.equal(1)
+        // and it gave up on the stream it opened
+        const stream = await silent.promise
+        if (stream.status === 'open') {
+          await pEvent(stream, 'close')
+        }
+      })
+
+      it('asks no one with legacyRecordAgents []', async () => {
+        await startAskingPoint({ legacyRecordAgents: [] })
+        const inNs = [await registered('ns', 'standard'), await registered('ns', 'legacy')]
+        const rust = await connectedClient(RUST_AGENT)
+
+        expect(peerIdsOf(await discover(rust.peer, { ns: 'ns' }), inNs)).to.deep.equal([0, 1])
+        expect(rust.asked()).to.equal(0)
+      })
     })
 
     it('stops listening to identify on stop', async () => {
