@@ -13,6 +13,7 @@ import { webSockets } from '@libp2p/websockets'
 import { linearConnectionList } from './connection-list.ts'
 import { corkedTcp } from './corked-tcp.ts'
 import { commandLogger } from './logger.ts'
+import { pointNoiseCrypto } from './noise-crypto.ts'
 import { pointPeerStore } from './peer-store.ts'
 import { signingKey } from './signing-key.ts'
 import type { CommandOptions } from './flags.ts'
@@ -42,7 +43,7 @@ export function pointNodeOptions <T extends ServiceMap> (init: PointNodeInit, pr
     privateKey: signingKey(privateKey),
     addresses: { listen: init.listen, announce: init.announce },
     transports: [corkedTcp(), webSockets()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: pointNoiseCrypto })],
     // no pings of its own, every 30 s and at the start of each connection:
     // clients that keep a connection idle ping it (js-libp2p and go-libp2p
     // do by default), and one that stays silent for two minutes is closed
@@ -64,7 +65,11 @@ export function pointNodeOptions <T extends ServiceMap> (init: PointNodeInit, pr
     metrics: init.metricsPort == null ? undefined : prometheusMetrics(),
     services: {
       ...services,
-      identify: identify(),
+      // clients identify the point, which answers; the point asks a client
+      // only when it must know its agent version (the rendezvous service
+      // does, for a client that asks for records before it registers one):
+      // identifying every client that connects cost a third of a new client
+      identify: identify({ runOnConnectionOpen: false }),
       pointPeerStore: pointPeerStore(),
       connectionList: linearConnectionList()
     } as ServiceFactoryMap<T & PointNodeServices>

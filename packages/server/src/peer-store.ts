@@ -1,4 +1,4 @@
-import { PeerMap } from '@libp2p/peer-collections'
+import { PeerSet } from '@libp2p/peer-collections'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { CODE_P2P } from '@multiformats/multiaddr'
 import type { AbortOptions, ComponentLogger, Libp2pEvents, Logger, Peer, PeerData, PeerId, PeerStore, PeerUpdate, PrivateKey, Startable, TypedEventTarget } from '@libp2p/interface'
@@ -23,13 +23,14 @@ const ADDRESS_EVENTS = ['self:peer:update', 'transport:listening', 'transport:cl
  * - its own signed peer record, sealed again only when its addresses change:
  * identify sends the stored one, and seals a new one for every connection
  * when there is none
- * - about a client, only what identify learns while it is connected: the
- * point never dials its clients, and the peer store would otherwise keep
- * every client it ever saw
- * - no write for a protocol it holds already: libp2p merges the protocol of
- * every inbound stream into the peer store, a lock, a read, a decode, an
- * encode and a write that cost a one-request stream a third of its CPU,
- * though the protocol is nearly always stored already
+ * - its own peer data, read once until it changes: identify reads it to
+ * answer every client, a lock, a read and a decode each time
+ * - nothing of the protocols its clients open streams for: libp2p merges the
+ * protocol of every inbound stream into the peer store, a lock, a read, a
+ * decode, an encode and a write, though nothing on a point reads them (it
+ * dials no one and has no topologies): a twelfth of what a new client cost
+ * - whatever else is written of a client (identify-push), only while it is
+ * connected: the peer store would otherwise keep every client it ever saw
  */
 export class PointPeerStore implements Startable {
   private readonly components: PointPeerStoreComponents
@@ -40,11 +41,17 @@ export class PointPeerStore implements Startable {
   private sealed?: string
   private started = false
   /**
-   * The stored data of connected peers, as the peer store last returned or
-   * reported it
+   * Connected peers the peer store holds something of, to forget when they
+   * disconnect
    */
-  private readonly connected = new PeerMap<Peer>()
+  private readonly stored = new PeerSet()
+  /**
+   * The point's own peer data as the peer store last returned it, until it
+   * changes
+   */
+  private self?: Promise<Peer>
   private readonly merge: PeerStore['merge']
+  private readonly get: PeerStore['get']
 
   constructor (components: PointPeerStoreComponents) {
     this.components = components
@@ -53,6 +60,7 @@ export class PointPeerStore implements Startable {
     this.onDisconnect = this.onDisconnect.bind(this)
     this.onPeerUpdate = this.onPeerUpdate.bind(this)
     this.merge = components.peerStore.merge.bind(components.peerStore)
+    this.get = components.peerStore.get.bind(components.peerStore)
   }
 
   isStarted (): boolean {
@@ -69,7 +77,8 @@ export class PointPeerStore implements Startable {
 
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
     this.components.events.addEventListener('peer:update', this.onPeerUpdate)
-    this.components.peerStore.merge = this.mergeUnlessStored.bind(this)
+    this.components.peerStore.merge = this.mergeExceptClientProtocols.bind(this)
+    this.components.peerStore.get = this.getSelfOnce.bind(this)
   }
 
   async afterStart (): Promise<void> {
@@ -85,46 +94,63 @@ export class PointPeerStore implements Startable {
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
     this.components.events.removeEventListener('peer:update', this.onPeerUpdate)
     this.components.peerStore.merge = this.merge
-    this.connected.clear()
+    this.components.peerStore.get = this.get
+    this.self = undefined
+    this.stored.clear()
   }
 
   private onSelfUpdate (): void {
+    this.self = undefined
     this.sealRecord().catch(err => {
       this.log.error('could not seal the peer record - %e', err)
     })
   }
 
   private onPeerUpdate (event: CustomEvent<PeerUpdate>): void {
-    this.remember(event.detail.peer)
-  }
+    const { id } = event.detail.peer
 
-  /**
-   * Keeps what the peer store holds of a connected peer
-   */
-  private remember (peer: Peer): void {
-    if (this.components.connectionManager.getConnections(peer.id).length > 0) {
-      this.connected.set(peer.id, peer)
+    if (!id.equals(this.components.peerId) && this.components.connectionManager.getConnections(id).length > 0) {
+      this.stored.add(id)
     }
   }
 
   /**
-   * The peer store's `merge`, but a merge of protocols a connected peer
-   * has stored already changes nothing, and returns what is stored at once
+   * The peer store's `merge`, except that a merge of another peer's
+   * protocols, and nothing else, writes nothing: it answers with the peer as
+   * far as the merge tells. libp2p's merge for each inbound stream is the
+   * only one, and it discards the answer.
    */
-  private async mergeUnlessStored (peerId: PeerId, data: PeerData, options?: AbortOptions): Promise<Peer> {
-    const stored = this.connected.get(peerId)
-
-    if (stored != null && isProtocolsOnly(data) && data.protocols.every(protocol => stored.protocols.includes(protocol))) {
-      return stored
+  private async mergeExceptClientProtocols (peerId: PeerId, data: PeerData, options?: AbortOptions): Promise<Peer> {
+    if (isProtocolsOnly(data) && !peerId.equals(this.components.peerId)) {
+      return { id: peerId, addresses: [], protocols: data.protocols, metadata: new Map(), tags: new Map() }
     }
 
-    const peer = await this.merge(peerId, data, options)
-    this.remember(peer)
-    return peer
+    return this.merge(peerId, data, options)
+  }
+
+  /**
+   * The peer store's `get`, but the point's own data is read once until it
+   * changes: every change to it is a `self:peer:update`
+   */
+  private async getSelfOnce (peerId: PeerId, options?: AbortOptions): Promise<Peer> {
+    if (!peerId.equals(this.components.peerId)) {
+      return this.get(peerId, options)
+    }
+
+    this.self ??= this.get(peerId, options).catch(err => {
+      this.self = undefined
+      throw err
+    })
+
+    return this.self
   }
 
   private onDisconnect (event: CustomEvent<PeerId>): void {
-    this.connected.delete(event.detail)
+    if (!this.stored.has(event.detail)) {
+      return
+    }
+
+    this.stored.delete(event.detail)
     this.components.peerStore.delete(event.detail).catch(err => {
       this.log.error('could not forget %p - %e', event.detail, err)
     })

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { disable, enable } from '@libp2p/logger'
@@ -6,17 +7,20 @@ import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { createLibp2p } from 'libp2p'
-import { PROTOCOL, rendezvousServer } from 'libp2p-rendezvous'
+import { Message, PROTOCOL, rendezvousServer } from 'libp2p-rendezvous'
 import { createTcpNode } from 'libp2p-rendezvous-testing/node'
 import { pEvent } from 'p-event'
 import sinon from 'sinon'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { corkWrites } from '../src/corked-tcp.ts'
 import { parseFlags } from '../src/flags.ts'
 import { commandLogger } from '../src/logger.ts'
 import { pointNodeOptions } from '../src/node.ts'
+import { pointNoiseCrypto } from '../src/noise-crypto.ts'
 import { signingKey } from '../src/signing-key.ts'
+import { request } from './fixtures/command.ts'
 import type { PointNodeServices } from '../src/node.ts'
-import type { IdentifyResult, Libp2p, MultiaddrConnection } from '@libp2p/interface'
+import type { Connection, IdentifyResult, Libp2p, MultiaddrConnection } from '@libp2p/interface'
 
 describe('the command\'s libp2p node', function () {
   this.timeout(30_000)
@@ -96,24 +100,37 @@ describe('the command\'s libp2p node', function () {
     })
   })
 
-  it('keeps what identify learned of a client only while it is connected', async () => {
+  it('identifies no client when it connects, and answers the clients\' identify', async () => {
     const client = await newClient()
-    const learned = pEvent(point, 'peer:identify')
-    await identified(client)
-    await learned
-    expect(await point.peerStore.has(client.peerId)).to.be.true()
+    const asked = sinon.spy()
+    // the client's own identify handler, counting what the point asks
+    const handler = (client as any).components.registrar.getHandler('/ipfs/id/1.0.0')
+    await client.unhandle('/ipfs/id/1.0.0')
+    await client.handle('/ipfs/id/1.0.0', async (stream, connection) => { asked(); await handler.handler(stream, connection) })
 
-    const gone = pEvent(point, 'peer:disconnect')
-    await client.hangUp(point.peerId)
-    await gone
-    await expect(pollUntil(async () => !(await point.peerStore.has(client.peerId)))).to.eventually.be.true()
+    const found = await identified(client)
+    expect(found.agentVersion).to.be.a('string')
+
+    // one REGISTER, as a new client sends
+    const stream = await client.dialProtocol(point.getMultiaddrs()[0], PROTOCOL)
+    await stream.close()
+    expect(asked.called).to.be.false()
   })
 
-  it('writes a client\'s protocol into the peer store once, not for every stream it opens', async () => {
+  it('asks a client its agent version when it asks for records before it registers', async () => {
     const client = await newClient()
-    const learned = pEvent(point, 'peer:identify')
+    const opened = pEvent<'connection:open', CustomEvent<Connection>>(point, 'connection:open')
+    await client.dial(point.getMultiaddrs()[0])
+    const newStream = sinon.spy((await opened).detail, 'newStream')
+
+    const response = await request(client, point.getMultiaddrs()[0], { type: Message.MessageType.DISCOVER, discover: { ns: 'ns' } })
+    expect(response.discoverResponse?.status).to.equal(Message.ResponseStatus.OK)
+    expect(newStream.calledWith('/ipfs/id/1.0.0')).to.be.true()
+  })
+
+  it('keeps nothing of a client\'s protocols, and what else is written of it only while it is connected', async () => {
+    const client = await newClient()
     await identified(client)
-    await learned
 
     const { datastore } = (point as any).components
     const put = sinon.spy(datastore, 'put')
@@ -124,8 +141,37 @@ describe('the command\'s libp2p node', function () {
       await stream.close()
     }
 
-    await pollUntil(async () => (await point.peerStore.get(client.peerId)).protocols.includes(PROTOCOL))
-    expect(ofClient()).to.equal(1)
+    expect(ofClient()).to.equal(0)
+    expect(await point.peerStore.has(client.peerId)).to.be.false()
+
+    // what identify-push would write
+    await point.peerStore.merge(client.peerId, { metadata: { AgentVersion: Uint8Array.from([1]) } })
+    expect(await point.peerStore.has(client.peerId)).to.be.true()
+
+    const gone = pEvent(point, 'peer:disconnect')
+    await client.hangUp(point.peerId)
+    await gone
+    await expect(pollUntil(async () => !(await point.peerStore.has(client.peerId)))).to.eventually.be.true()
+  })
+
+  it('reads its own peer data once until it changes', async () => {
+    const { datastore } = (point as any).components
+    const get = sinon.spy(datastore, 'get')
+    const ofPoint = (): number => get.getCalls().filter(call => call.args[0].toString().includes(point.peerId.toCID().toString())).length
+
+    for (let i = 0; i < 3; i++) {
+      await identified(await newClient())
+    }
+
+    expect(ofPoint()).to.be.at.most(1)
+    const before = ofPoint()
+
+    const updated = pEvent(point, 'self:peer:update')
+    await point.peerStore.merge(point.peerId, { metadata: { changed: Uint8Array.from([1]) } })
+    await updated
+    const found = await point.peerStore.get(point.peerId)
+    expect(found.metadata.get('changed')).to.deep.equal(Uint8Array.from([1]))
+    expect(ofPoint()).to.be.greaterThan(before)
   })
 
   it('lists its connections, all and by peer', async () => {
@@ -211,6 +257,33 @@ describe('the command\'s libp2p node', function () {
     it('leaves keys of other types as they are', async () => {
       const key = await generateKeyPair('secp256k1')
       expect(signingKey(key)).to.equal(key)
+    })
+  })
+
+  describe('its noise crypto', () => {
+    it('agrees with noise\'s own X25519 on every shared key, for keys as noise hands them over', () => {
+      const ours = pointNoiseCrypto.generateX25519KeyPair()
+      const theirs = defaultCrypto.generateX25519KeyPair()
+      expect(ours.publicKey).to.have.lengthOf(32)
+      expect(ours.privateKey).to.have.lengthOf(32)
+
+      const expected = defaultCrypto.generateX25519SharedKey(theirs.privateKey, ours.publicKey)
+      expect(defaultCrypto.generateX25519SharedKey(ours.privateKey, theirs.publicKey)).to.equalBytes(expected)
+      expect(pointNoiseCrypto.generateX25519SharedKey(ours.privateKey, theirs.publicKey)).to.equalBytes(expected)
+
+      // the remote's key as noise reads it from a message, used twice
+      const inMessage = new Uint8ArrayList(Uint8Array.from([9]), theirs.publicKey).sublist(1) as unknown as Parameters<typeof pointNoiseCrypto.generateX25519SharedKey>[1]
+      expect(pointNoiseCrypto.generateX25519SharedKey(ours.privateKey, inMessage)).to.equalBytes(expected)
+      expect(pointNoiseCrypto.generateX25519SharedKey(ours.privateKey, inMessage)).to.equalBytes(expected)
+
+      // a private key it did not make (a static key from a seed) goes to noise's own code
+      const seeded = pointNoiseCrypto.generateX25519KeyPairFromSeed(theirs.privateKey)
+      expect(pointNoiseCrypto.generateX25519SharedKey(seeded.privateKey, ours.publicKey)).to.equalBytes(expected)
+    })
+
+    it('refuses a remote key that is not one', () => {
+      const ours = pointNoiseCrypto.generateX25519KeyPair()
+      expect(() => pointNoiseCrypto.generateX25519SharedKey(ours.privateKey, Uint8Array.from([1, 2, 3]))).to.throw()
     })
   })
 
