@@ -158,6 +158,21 @@ describe('interop with waku-org/go-libp2p-rendezvous a67d1cc, go-libp2p 0.39 (go
     expect(found.get(goPeer.ready.peerId)).to.deep.equal(driverAddresses(goPeer))
   })
 
+  it('our command: a go client and our client find each other', async () => {
+    const address = await interop.ourCommand()
+    const ours = await interop.ourClient({ rendezvousPoints: [address] })
+    expect(await ours.services.rendezvous.register('go-f', { ttl: 60_000 })).to.equal(60_000)
+
+    const goPeer = await goClient(address)
+    const seenByGo = await goPeer.command<DriverPage>({ cmd: 'discover', ns: 'go-f' })
+    expect(peerIds(seenByGo.registrations)).to.deep.equal([ours.peerId.toString()])
+    await expectRegistered(goPeer, 'go-f', 60)
+
+    const found = await discoverAll(ours, 'go-f')
+    expect([...found.keys()]).to.deep.equal([goPeer.ready.peerId])
+    expect(found.get(goPeer.ready.peerId)).to.deep.equal(driverAddresses(goPeer))
+  })
+
   it('go point: our discovery component in peerDiscovery and a go client find each other', async () => {
     const point = await goPoint()
     const address = point.ready.multiaddrs[0]

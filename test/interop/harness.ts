@@ -6,6 +6,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { multiaddr } from '@multiformats/multiaddr'
+import { Children } from 'libp2p-rendezvous-testing/node'
 import { pEvent } from 'p-event'
 import { sendDiscover } from '../../src/client/requests.ts'
 import { rendezvous, rendezvousServer } from '../../src/index.ts'
@@ -18,6 +19,11 @@ import type { Driver } from './driver.ts'
 import type { PeerName, PeerProgram } from './peers.ts'
 import type { Rendezvous, RendezvousInit, RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
 import type { IdentifyResult, Libp2p, Libp2pEvents, PeerInfo, PrivateKey, TypedEventTarget } from '@libp2p/interface'
+
+/**
+ * The built `rendezvous-server` command; `npm run test:interop` builds first
+ */
+const COMMAND = new URL('../../packages/server/dist/src/bin.js', import.meta.url).pathname
 
 export type OurClient = Libp2p<{ rendezvous: Rendezvous }>
 export type OurPoint = Libp2p<{ rendezvousServer: RendezvousServer }>
@@ -48,6 +54,7 @@ export class Interop {
   program?: PeerProgram
   private drivers: Driver[] = []
   private nodes: Libp2p[] = []
+  private readonly children = new Children()
 
   /**
    * A driver process of the suite's implementation, with the role
@@ -73,6 +80,16 @@ export class Interop {
     })
     this.nodes.push(node)
     return node
+  }
+
+  /**
+   * Our `rendezvous-server` command (built, with `--memory`), as operators
+   * run it: its own libp2p node, which identifies a client only when it must
+   * know its agent version. Resolves with its TCP address.
+   */
+  async ourCommand (): Promise<string> {
+    const command = this.children.spawn(process.execPath, [COMMAND, '--memory', '--listen', '/ip4/127.0.0.1/tcp/0'])
+    return command.line()
   }
 
   /**
@@ -113,7 +130,7 @@ export class Interop {
       await node.stop()
     }
 
-    await Promise.all(drivers.map(stopDriver))
+    await Promise.all([...drivers.map(stopDriver), this.children.stopAll()])
   }
 }
 

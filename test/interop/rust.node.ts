@@ -167,6 +167,28 @@ describe('interop with rust-libp2p 0.57, libp2p-rendezvous 0.18 (rust)', functio
     expect(failed.status).to.equal('E_UNAVAILABLE')
   })
 
+  it('our command, which identifies a client only when it must: a rust client that asks for records first is asked its agent and served the legacy ones only', async () => {
+    const address = await interop.ourCommand()
+    const standard = await interop.ourClient({ rendezvousPoints: [address] })
+    const legacy = await interop.ourClient({ rendezvousPoints: [{ multiaddr: address, recordFormat: 'legacy' }] })
+    await standard.services.rendezvous.register('rust-f')
+    await legacy.services.rendezvous.register('rust-f')
+
+    // ready once it has identified the point: the point has not asked yet
+    const rustPeer = await interop.driver(['client', address, '--idle-timeout', '300', '--ready-when', 'point'])
+    const rustId = rustPeer.ready.peerId
+    const seenByRust = await rustPeer.command<DriverPage>({ cmd: 'discover', ns: 'rust-f' })
+    expect(peerIds(seenByRust.registrations)).to.deep.equal([legacy.peerId.toString()])
+
+    // it registers and finds itself; ours find it
+    await expectRegistered(rustPeer, 'rust-f', 120)
+    const again = await rustPeer.command<DriverPage>({ cmd: 'discover', ns: 'rust-f' })
+    expect(peerIds(again.registrations)).to.have.members([legacy.peerId.toString(), rustId])
+
+    const found = await discoverAll(standard, 'rust-f')
+    expect(found.get(rustId)).to.deep.equal(driverAddresses(rustPeer))
+  })
+
   it('rust point: our discovery component in peerDiscovery and a rust client find each other', async () => {
     const point = await rustPoint()
     const address = point.ready.multiaddrs[0]

@@ -8,7 +8,11 @@
 //!     a rendezvous point configured as libp2p-rendezvous's defaults, except
 //!     for the limits given
 //!   rendezvous-interop-rust client <point multiaddr> [--idle-timeout S]
-//!     a rendezvous client connected to that point
+//!       [--ready-when both|point]
+//!     a rendezvous client connected to that point, ready once it and the
+//!     point have identified each other (both), or once it has identified
+//!     the point (point: for a point that asks a client's identify only
+//!     when it must, as the rendezvous-server command)
 //!
 //! Both run identify (agent version rust-libp2p/<version>), as rust-libp2p's
 //! rendezvous example does, and listen on 127.0.0.1 only.
@@ -75,7 +79,7 @@ impl Args {
 
 fn usage(message: &str) -> ! {
     eprintln!(
-        "rendezvous-interop-rust: {message}\nusage: rendezvous-interop-rust point [--min-ttl S] [--max-ttl S] [--max-registrations-per-peer N] [--max-registrations N] [--max-cookies N] [--idle-timeout S] [--listen MULTIADDR]\n       rendezvous-interop-rust client <point multiaddr> [--idle-timeout S]"
+        "rendezvous-interop-rust: {message}\nusage: rendezvous-interop-rust point [--min-ttl S] [--max-ttl S] [--max-registrations-per-peer N] [--max-registrations N] [--max-cookies N] [--idle-timeout S] [--listen MULTIADDR]\n       rendezvous-interop-rust client <point multiaddr> [--idle-timeout S] [--ready-when both|point]"
     );
     std::process::exit(2)
 }
@@ -309,6 +313,11 @@ async fn run_client(args: &Args) -> Result<(), String> {
     };
 
     let idle = idle_timeout(args)?;
+    let wait_for_point = match args.flags.get("ready-when").map(String::as_str) {
+        None | Some("both") => true,
+        Some("point") => false,
+        Some(other) => return Err(format!("--ready-when must be both or point, not {other}")),
+    };
     let mut swarm: Swarm<ClientBehaviour> = build_swarm!(
         |key| ClientBehaviour {
             identify: identify::Behaviour::new(identify_config(key)),
@@ -331,7 +340,7 @@ async fn run_client(args: &Args) -> Result<(), String> {
     let mut pending: Option<Pending> = None;
 
     loop {
-        if !ready && listening.is_some() && identified_point && identified_by_point {
+        if !ready && listening.is_some() && identified_point && (identified_by_point || !wait_for_point) {
             ready = true;
             answer(json!({
                 "ready": true,
