@@ -15,15 +15,20 @@
  * `cork` (@libp2p/tcp writes each frame at once), `key` (@libp2p/crypto's
  * key imports it for every signature), `keepalive` (yamux pings every
  * connection every 30 s), `merge` (every inbound stream writes its protocol
- * into the peer store).
+ * into the peer store), `identify` (identify runs on every connection),
+ * `x25519` (noise's own X25519, its keys imported for every exchange),
+ * `self` (identify reads the point's own peer data from the store for every
+ * answer).
  *
  * Prints one JSON line when ready, `{"ready":true,"peerId","multiaddrs"}`,
  * and stops on SIGTERM, SIGINT or the end of stdin.
  */
 
 import { createInterface } from 'node:readline'
+import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
 import { defaultLogger } from '@libp2p/logger'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
@@ -49,6 +54,9 @@ for (const item of without) {
     case 'keepalive': libp2pOptions.streamMuxers = [yamux()]; break
     case 'merge': break
     case 'key': libp2pOptions.privateKey = privateKey; break
+    case 'identify': libp2pOptions.services.identify = identify(); break
+    case 'x25519': libp2pOptions.connectionEncrypters = [noise()]; break
+    case 'self': break
     default: throw new Error(`ECHO_WITHOUT: unknown ${item}`)
   }
 }
@@ -58,6 +66,11 @@ const node = await createLibp2p(libp2pOptions)
 if (without.has('merge')) {
   // the peer store's own merge back, which the point's peer store wraps
   node.components.peerStore.merge = node.services.pointPeerStore.merge
+}
+
+if (without.has('self')) {
+  // and its own get
+  node.components.peerStore.get = node.services.pointPeerStore.get
 }
 
 // as many streams at once as the rendezvous service allows by default
