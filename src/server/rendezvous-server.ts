@@ -280,6 +280,7 @@ export class RendezvousServer implements Startable {
   private readonly legacyRecordAgents: string[]
   private readonly legacyRecordClients: LegacyRecordClients
   private readonly streams = new Set<Stream>()
+  private readonly registerOks = new Map<number, Uint8Array>()
   private readonly requests?: CounterGroup<RequestType>
   private readonly responses?: CounterGroup<Message.ResponseStatus>
   private readonly hostLimitRefusals?: Counter
@@ -499,7 +500,7 @@ export class RendezvousServer implements Startable {
       return
     }
 
-    // an OK DISCOVER response comes encoded already
+    // OK responses come encoded already
     const bytes = response instanceof Uint8Array ? response : Message.encode(response)
 
     if (!stream.send(new Uint8ArrayList(varint.encode(bytes.byteLength), bytes))) {
@@ -520,10 +521,20 @@ export class RendezvousServer implements Startable {
     switch (request.type ?? Message.MessageType.REGISTER) {
       case Message.MessageType.REGISTER: {
         this.requests?.increment({ register: true })
-        const registerResponse: Message.RegisterResponse = await (overLimit == null ? this.register(request.register ?? {}, connection) : Promise.reject(overLimit))
-          .catch(err => this.refusal(err))
-        this.responses?.increment({ [registerResponse.status ?? Message.ResponseStatus.OK]: true })
-        return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse }
+
+        try {
+          if (overLimit != null) {
+            throw overLimit
+          }
+
+          const ttlSeconds = await this.register(request.register ?? {}, connection)
+          this.responses?.increment({ [Message.ResponseStatus.OK]: true })
+          return this.registerOk(ttlSeconds)
+        } catch (err: any) {
+          const refusal = this.refusal(err)
+          this.responses?.increment({ [refusal.status]: true })
+          return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse: refusal }
+        }
       }
       case Message.MessageType.DISCOVER: {
         this.requests?.increment({ discover: true })
@@ -635,7 +646,33 @@ export class RendezvousServer implements Startable {
     return { status: error.status, statusText: error.statusText }
   }
 
-  private async register (request: Message.Register, connection: Connection): Promise<Message.RegisterResponse> {
+  /**
+   * The encoded OK response to a REGISTER granted `ttlSeconds`: nearly every
+   * client asks for one of a few TTLs, so each is encoded once
+   */
+  private registerOk (ttlSeconds: number): Uint8Array {
+    let response = this.registerOks.get(ttlSeconds)
+
+    if (response == null) {
+      if (this.registerOks.size >= MAX_ENCODED_REGISTER_OKS) {
+        this.registerOks.clear()
+      }
+
+      response = Message.encode({
+        type: Message.MessageType.REGISTER_RESPONSE,
+        registerResponse: { status: Message.ResponseStatus.OK, statusText: '', ttl: BigInt(ttlSeconds) }
+      })
+      this.registerOks.set(ttlSeconds, response)
+    }
+
+    return response
+  }
+
+  /**
+   * Registers the peer on `connection` as `request` asks, and resolves with
+   * the TTL granted, in seconds
+   */
+  private async register (request: Message.Register, connection: Connection): Promise<number> {
     const remotePeer = connection.remotePeer
     const namespace = this.checkNamespace(request.ns)
 
@@ -686,7 +723,7 @@ export class RendezvousServer implements Startable {
       host: this.hosts.hostOf(connection.remoteAddr)
     }, this.limits)
 
-    return { status: Message.ResponseStatus.OK, statusText: '', ttl: BigInt(ttlSeconds) }
+    return ttlSeconds
   }
 
   private async unregister (request: Message.Unregister, remotePeer: PeerId): Promise<void> {
@@ -778,6 +815,11 @@ export class RendezvousServer implements Startable {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * How many granted TTLs the point keeps an encoded OK REGISTER response for
+ */
+const MAX_ENCODED_REGISTER_OKS = 64
 
 /**
  * "Wait for more bytes", as `LengthPrefixedDecoder` reads a `RangeError`. It

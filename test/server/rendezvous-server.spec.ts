@@ -115,6 +115,19 @@ describe('rendezvous server', () => {
       expect(Number(found.registrations[0].ttl)).to.be.within(3598, 3600)
     })
 
+    it('answers each REGISTER with the TTL it granted, over many TTLs and back', async () => {
+      const peer = await newPeer()
+      const stream = await open(peer)
+      const ttls = [...Array.from({ length: 70 }, (_, i) => 120n + BigInt(i)), 120n, 7200n, 121n]
+
+      for (const ttl of ttls) {
+        const response = await stream.request({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record, ttl } })
+        expect(response).to.deep.equal({ type: MessageType.REGISTER_RESPONSE, registerResponse: { status: ResponseStatus.OK, statusText: '', ttl } })
+      }
+
+      await stream.stream.close()
+    })
+
     it('grants the default ttl of 2 h when none is asked for', async () => {
       const response = await register(await newPeer(), 'ns')
       expect(response.ttl).to.equal(7200n)
