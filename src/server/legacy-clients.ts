@@ -36,7 +36,7 @@ export interface LegacyRecordClientsInit {
  * runs an agent of `agents` gets the legacy ones only. When neither has told
  * by the time a client asks for records, the point asks the client's
  * identify for its agent version itself, once per connection: a point then
- * needs no identify of every client that connects (a third of what a new
+ * needs no identify of every client that connects (a sixth of what a new
  * client costs a JS point), only of those that ask for records before they
  * register.
  */

@@ -500,10 +500,10 @@ export class RendezvousServer implements Startable {
       return
     }
 
-    // OK responses come encoded already
-    const bytes = response instanceof Uint8Array ? response : Message.encode(response)
+    // OK responses come framed already
+    const bytes = response instanceof Uint8Array || response instanceof Uint8ArrayList ? response : framed(Message.encode(response))
 
-    if (!stream.send(new Uint8ArrayList(varint.encode(bytes.byteLength), bytes))) {
+    if (!stream.send(bytes)) {
       await stream.onDrain({ signal: AbortSignal.timeout(this.timeout) })
     }
   }
@@ -512,7 +512,7 @@ export class RendezvousServer implements Startable {
    * The response to one request, or `undefined` for UNREGISTER. Throws when
    * the message is not a request at all.
    */
-  private async handleMessage (request: Message, connection: Connection): Promise<Message | Uint8Array | undefined> {
+  private async handleMessage (request: Message, connection: Connection): Promise<Message | Uint8Array | Uint8ArrayList | undefined> {
     const remotePeer = connection.remotePeer
     const overLimit = this.overRateLimit(remotePeer)
 
@@ -546,7 +546,7 @@ export class RendezvousServer implements Startable {
 
           const answer = await this.discover(request.discover ?? {}, await this.legacyRecordClients.legacyOnly(connection))
           this.responses?.increment({ [Message.ResponseStatus.OK]: true })
-          return encodeDiscoverResponse(answer.registrations, answer.cookie, answer.now)
+          return framed(encodeDiscoverResponse(answer.registrations, answer.cookie, answer.now))
         } catch (err: any) {
           const refusal = this.refusal(err)
           this.responses?.increment({ [refusal.status]: true })
@@ -647,7 +647,7 @@ export class RendezvousServer implements Startable {
   }
 
   /**
-   * The encoded OK response to a REGISTER granted `ttlSeconds`: nearly every
+   * The OK response to a REGISTER granted `ttlSeconds`, framed: nearly every
    * client asks for one of a few TTLs, so each is encoded once
    */
   private registerOk (ttlSeconds: number): Uint8Array {
@@ -658,10 +658,10 @@ export class RendezvousServer implements Startable {
         this.registerOks.clear()
       }
 
-      response = Message.encode({
+      response = framed(Message.encode({
         type: Message.MessageType.REGISTER_RESPONSE,
         registerResponse: { status: Message.ResponseStatus.OK, statusText: '', ttl: BigInt(ttlSeconds) }
-      })
+      })).subarray()
       this.registerOks.set(ttlSeconds, response)
     }
 
@@ -815,6 +815,13 @@ export class RendezvousServer implements Startable {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * A response as it goes on the stream, after its length
+ */
+function framed (response: Uint8Array): Uint8ArrayList {
+  return new Uint8ArrayList(varint.encode(response.byteLength), response)
+}
 
 /**
  * How many granted TTLs the point keeps an encoded OK REGISTER response for
