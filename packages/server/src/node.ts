@@ -68,7 +68,7 @@ export function pointNodeOptions <T extends ServiceMap> (init: PointNodeInit, pr
       // clients identify the point, which answers; the point asks a client
       // only when it must know its agent version (the rendezvous service
       // does, for a client that asks for records before it registers one):
-      // identifying every client that connects cost a third of a new client
+      // identifying every client that connects cost a sixth of a new client
       identify: identify({ runOnConnectionOpen: false }),
       pointPeerStore: pointPeerStore(),
       connectionList: linearConnectionList()

@@ -28,7 +28,7 @@ const ADDRESS_EVENTS = ['self:peer:update', 'transport:listening', 'transport:cl
  * - nothing of the protocols its clients open streams for: libp2p merges the
  * protocol of every inbound stream into the peer store, a lock, a read, a
  * decode, an encode and a write, though nothing on a point reads them (it
- * dials no one and has no topologies): a twelfth of what a new client cost
+ * dials no one and has no topologies): about a tenth of what a new client cost
  * - whatever else is written of a client (identify-push), only while it is
  * connected: the peer store would otherwise keep every client it ever saw
  */
