@@ -5,7 +5,7 @@ import type { PeerRecordFormat } from '../signed-peer-record.ts'
 import type { Connection, Logger } from '@libp2p/interface'
 
 /** identify's protocol, which a point asks a client's agent version by */
-export const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
+const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
 
 /** as js-libp2p's and go-libp2p's identify: no message of theirs is larger */
 const MAX_IDENTIFY_MESSAGE_SIZE = 8 * 1024
