@@ -63,13 +63,13 @@ for (const item of without) {
 
 const node = await createLibp2p(libp2pOptions)
 
-if (without.has('merge')) {
-  // the peer store's own merge back, which the point's peer store wraps
+// the peer store's own merge and get back, which the point's peer store
+// wraps (unless it is gone altogether)
+if (without.has('merge') && node.services.pointPeerStore != null) {
   node.components.peerStore.merge = node.services.pointPeerStore.merge
 }
 
-if (without.has('self')) {
-  // and its own get
+if (without.has('self') && node.services.pointPeerStore != null) {
   node.components.peerStore.get = node.services.pointPeerStore.get
 }
 
