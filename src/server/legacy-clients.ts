@@ -1,4 +1,4 @@
-import { lpStream } from '@libp2p/utils'
+import { pbStream } from '@libp2p/utils'
 import { IdentifyAgent } from '../pb/identify.ts'
 import { peerRecordFormat } from '../signed-peer-record.ts'
 import type { PeerRecordFormat } from '../signed-peer-record.ts'
@@ -138,10 +138,10 @@ async function readAgentVersion (connection: Connection, signal: AbortSignal): P
   let agentVersion: string | undefined
 
   try {
-    const messages = lpStream(stream, { maxDataLength: MAX_IDENTIFY_MESSAGE_SIZE })
+    const messages = pbStream(stream, { maxDataLength: MAX_IDENTIFY_MESSAGE_SIZE }).pb(IdentifyAgent)
 
     for (let i = 0; i < MAX_IDENTIFY_MESSAGES && agentVersion == null; i++) {
-      const message = IdentifyAgent.decode(await messages.read({ signal }))
+      const message = await messages.read({ signal })
       agentVersion = message.agentVersion === '' ? undefined : message.agentVersion
     }
   } catch (err: any) {
