@@ -56,7 +56,8 @@ export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, 
 export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }
 export type { Rendezvous, RendezvousComponents, RendezvousInit }
 export type { RegisterOptions, DiscoverOptions, DiscoveredPeer, RendezvousPointInit, PeerFilter, RecordFormat } from './client/rendezvous-discovery.ts'
-export type { PeerRecordFormat } from './signed-peer-record.ts'
+export type { PeerRecordFormat, SignatureVerifier } from './signed-peer-record.ts'
+export { verifyWithKey } from './signed-peer-record.ts'
 
 /**
  * Creates the rendezvous discovery component, to be placed in the

@@ -1,10 +1,12 @@
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
+import * as varint from 'uint8-varint'
+import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { InvalidSignedPeerRecordError } from './errors.ts'
 import { EnvelopeHeader } from './pb/envelope.ts'
-import type { AbortOptions, PeerId, PrivateKey } from '@libp2p/interface'
+import type { AbortOptions, PeerId, PrivateKey, PublicKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
@@ -30,6 +32,45 @@ export const LEGACY_PEER_RECORD_DOMAIN = 'libp2p-routing-state'
  * The envelope payload type of rust-libp2p's peer records
  */
 export const LEGACY_PEER_RECORD_PAYLOAD_TYPE = uint8ArrayFromString('/libp2p/routing-state-record')
+
+/**
+ * Checks that `signature` is `publicKey`'s over `data`. Resolves to `false`
+ * for a signature that does not match; may throw for one that is malformed.
+ */
+export interface SignatureVerifier {
+  (publicKey: PublicKey, data: Uint8Array, signature: Uint8Array, options?: AbortOptions): boolean | Promise<boolean>
+}
+
+/**
+ * The key's own check, through `@libp2p/crypto`
+ */
+export const verifyWithKey: SignatureVerifier = async (publicKey, data, signature, options) => publicKey.verify(data, signature, options)
+
+export interface OpenSignedPeerRecordOptions extends AbortOptions {
+  /**
+   * What checks the envelope's signature
+   *
+   * @default verifyWithKey
+   */
+  verifySignature?: SignatureVerifier
+}
+
+/**
+ * What an envelope's signature covers (RFC 0002): the domain, the payload
+ * type and the payload, each after its length as an unsigned varint
+ */
+function signedBytes (domain: Uint8Array, payloadType: Uint8Array, payload: Uint8Array): Uint8Array {
+  return uint8ArrayConcat([
+    varint.encode(domain.byteLength), domain,
+    varint.encode(payloadType.byteLength), payloadType,
+    varint.encode(payload.byteLength), payload
+  ])
+}
+
+const DOMAINS: Record<PeerRecordFormat, Uint8Array> = {
+  standard: uint8ArrayFromString(PeerRecord.DOMAIN),
+  legacy: uint8ArrayFromString(LEGACY_PEER_RECORD_DOMAIN)
+}
 
 /**
  * A signed peer record that opened and passed every check
@@ -75,7 +116,7 @@ export function peerRecordFormat (signedPeerRecord: Uint8Array): PeerRecordForma
  * least one address. Throws `InvalidSignedPeerRecordError` saying which check
  * failed.
  */
-export async function openSignedPeerRecord (signedPeerRecord: Uint8Array, options?: AbortOptions): Promise<OpenedPeerRecord> {
+export async function openSignedPeerRecord (signedPeerRecord: Uint8Array, options: OpenSignedPeerRecordOptions = {}): Promise<OpenedPeerRecord> {
   let envelope: RecordEnvelope
 
   try {
@@ -93,7 +134,8 @@ export async function openSignedPeerRecord (signedPeerRecord: Uint8Array, option
   let valid: boolean
 
   try {
-    valid = await envelope.validate(format === 'standard' ? PeerRecord.DOMAIN : LEGACY_PEER_RECORD_DOMAIN, options)
+    const verify = options.verifySignature ?? verifyWithKey
+    valid = await verify(envelope.publicKey, signedBytes(DOMAINS[format], envelope.payloadType, envelope.payload), envelope.signature, options)
   } catch (err: any) {
     throw new InvalidSignedPeerRecordError(`signed peer record does not open: ${err.message}`)
   }

@@ -5,7 +5,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { expect } from 'aegir/chai'
 import { InvalidSignedPeerRecordError } from '../src/errors.ts'
 import { LEGACY_PEER_RECORD_DOMAIN, LEGACY_PEER_RECORD_PAYLOAD_TYPE, openSignedPeerRecord, peerRecordFormat, sealPeerRecord } from '../src/signed-peer-record.ts'
-import type { PrivateKey } from '@libp2p/interface'
+import type { SignatureVerifier } from '../src/signed-peer-record.ts'
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
 
 describe('signed peer records', () => {
   let privateKey: PrivateKey
@@ -71,6 +72,36 @@ describe('signed peer records', () => {
       expect(err.statusText).to.include(text)
     }
   })
+
+  it('checks the signature with the verifier it is given, over the bytes the envelope signs', async () => {
+    for (const format of ['standard', 'legacy'] as const) {
+      const bytes = await sealPeerRecord(privateKey, peerIdFromPrivateKey(privateKey), addresses, { format })
+      const asked: Array<{ publicKey: PublicKey, valid: boolean }> = []
+      const verifySignature: SignatureVerifier = async (publicKey, data, signature) => {
+        // the key's own check passes only on exactly the bytes it signed
+        const valid = await publicKey.verify(data, signature)
+        asked.push({ publicKey, valid })
+        return valid
+      }
+
+      expect((await openSignedPeerRecord(bytes, { verifySignature })).format).to.equal(format)
+      expect(asked).to.have.lengthOf(1)
+      expect(asked[0].publicKey.equals(privateKey.publicKey)).to.be.true()
+      expect(asked[0].valid).to.be.true()
+    }
+
+    const bytes = await sealPeerRecord(privateKey, peerIdFromPrivateKey(privateKey), addresses)
+
+    for (const [verifySignature, text] of [
+      [() => false, 'its signature is not valid in the standard format\'s domain'],
+      [() => { throw new Error('malformed signature') }, 'malformed signature']
+    ] as Array<[SignatureVerifier, string]>) {
+      const err = await openSignedPeerRecord(bytes, { verifySignature }).catch(err => err)
+      expect(err).to.be.an.instanceOf(InvalidSignedPeerRecordError)
+      expect(err.statusText).to.include(text)
+    }
+  })
+
   it('tells the format of a record from its payload type alone', async () => {
     const peerId = peerIdFromPrivateKey(privateKey)
 

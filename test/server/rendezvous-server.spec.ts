@@ -1,18 +1,17 @@
 import { identify } from '@libp2p/identify'
-import { RecordEnvelope } from '@libp2p/peer-record'
 import { expect } from 'aegir/chai'
 import { pEvent } from 'p-event'
 import sinon from 'sinon'
 import * as varint from 'uint8-varint'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { PROTOCOL } from '../../src/constants.ts'
-import { InvalidOptionError, rendezvousServer } from '../../src/index.ts'
+import { InvalidOptionError, rendezvousServer, verifyWithKey } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
 import { namespaceBytes, registrationBytes } from '../../src/server/registration-store.ts'
 import { sealPeerRecord } from '../../src/signed-peer-record.ts'
 import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
 import { closed, collect, frame } from '../hardening/helpers.ts'
-import type { RendezvousServer, RendezvousServerInit } from '../../src/index.ts'
+import type { RendezvousServer, RendezvousServerInit, SignatureVerifier } from '../../src/index.ts'
 import type { RawRendezvousStream } from '../fixtures/nodes.ts'
 import type { IdentifyResult, Libp2p, Libp2pEvents, PrivateKey, Stream, TypedEventTarget } from '@libp2p/interface'
 
@@ -258,20 +257,22 @@ describe('rendezvous server', () => {
   })
 
   describe('records it already verified', () => {
+    let verify: sinon.SinonSpy<Parameters<SignatureVerifier>, ReturnType<SignatureVerifier>>
+
     beforeEach(async () => {
-      await startPoint({ maxRegistrationsPerPeer: 2, maxTtl: 3600_000 })
+      verify = sinon.spy(verifyWithKey)
+      await startPoint({ maxRegistrationsPerPeer: 2, maxTtl: 3600_000, verifySignature: verify })
     })
 
     it('does not check the signature again of a record the peer holds, in the same namespace or another', async () => {
-      const validate = sinon.spy(RecordEnvelope.prototype, 'validate')
       const peer = await newPeer()
 
       expect((await register(peer, 'a', { ttl: 120n })).status).to.equal(ResponseStatus.OK)
-      expect(validate.callCount).to.equal(1)
+      expect(verify.callCount).to.equal(1)
 
       expect(await register(peer, 'a', { ttl: 3600n })).to.deep.equal({ status: ResponseStatus.OK, statusText: '', ttl: 3600n })
       expect((await register(peer, 'b', { ttl: 3600n })).status).to.equal(ResponseStatus.OK)
-      expect(validate.callCount).to.equal(1)
+      expect(verify.callCount).to.equal(1)
 
       // refreshed: served again with the new TTL, in both namespaces
       for (const ns of ['a', 'b']) {
@@ -283,35 +284,47 @@ describe('rendezvous server', () => {
     })
 
     it('checks a changed record in full', async () => {
-      const validate = sinon.spy(RecordEnvelope.prototype, 'validate')
       const peer = await newPeer()
       await register(peer, 'a')
 
       const newer = await signedPeerRecord(peer.privateKey, ['/ip4/127.0.0.1/tcp/4001'])
       expect((await register(peer, 'a', { signedPeerRecord: newer })).status).to.equal(ResponseStatus.OK)
-      expect(validate.callCount).to.equal(2)
+      expect(verify.callCount).to.equal(2)
 
       // the held record with its last byte, in the signature, changed
       const forged = Uint8Array.from(newer)
       forged[forged.length - 1] ^= 1
       const refused = await register(peer, 'a', { signedPeerRecord: forged })
       expect(refused.status).to.equal(ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
-      expect(validate.callCount).to.equal(3)
+      expect(verify.callCount).to.equal(3)
       expect((await discover(peer, { ns: 'a' })).registrations[0].signedPeerRecord).to.equalBytes(newer)
     })
 
     it('does not take a record another peer holds as verified for this one', async () => {
-      const validate = sinon.spy(RecordEnvelope.prototype, 'validate')
       const a = await newPeer()
       const b = await newPeer()
       await register(a, 'ns')
       await register(b, 'own')
-      expect(validate.callCount).to.equal(2)
+      expect(verify.callCount).to.equal(2)
 
       const stolen = await register(b, 'ns', { signedPeerRecord: a.record })
       expect(stolen.status).to.equal(ResponseStatus.E_NOT_AUTHORIZED)
-      expect(validate.callCount).to.equal(3)
+      expect(verify.callCount).to.equal(3)
       expect(peerIdsOf(await discover(a, { ns: 'ns' }), peers)).to.deep.equal([0])
+    })
+
+    it('checks a new record with the verifySignature it is given, and refuses one it refuses', async () => {
+      const peer = await newPeer()
+      await register(peer, 'a')
+      expect(verify.callCount).to.equal(1)
+      expect(verify.firstCall.args[0].equals(peer.privateKey.publicKey)).to.be.true()
+      expect(await verify.firstCall.returnValue).to.be.true()
+
+      await startPoint({ verifySignature: () => false })
+      const refused = await register(peer, 'a')
+      expect(refused.status).to.equal(ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
+      expect(refused.statusText).to.include('signature is not valid')
+      expect((await discover(peer, { ns: 'a' })).registrations).to.be.empty()
     })
 
     it('still checks the namespace, the TTL and the caps of a REGISTER with a record it holds', async () => {
@@ -1022,7 +1035,8 @@ describe('rendezvous server', () => {
       [{ timeout: -1 }, 'timeout'],
       [{ cookieSecret: new Uint8Array(8) }, 'cookieSecret'],
       [{ legacyRecordAgents: [''] }, 'legacyRecordAgents'],
-      [{ legacyRecordAgents: 'rust-libp2p/' as any }, 'legacyRecordAgents']
+      [{ legacyRecordAgents: 'rust-libp2p/' as any }, 'legacyRecordAgents'],
+      [{ verifySignature: true as any }, 'verifySignature']
     ]
 
     for (const [init, option] of invalid) {
