@@ -16,6 +16,7 @@ import { serveHttp } from './http.ts'
 import { loadCookieSecret, loadIdentity, loadKeyFile } from './identity.ts'
 import { commandLogger } from './logger.ts'
 import { pointNodeOptions } from './node.ts'
+import { pointSignatureVerifier } from './signature-verifier.ts'
 import type { CommandOptions } from './flags.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { TransportManager } from '@libp2p/interface-internal'
@@ -80,11 +81,18 @@ async function main (args: string[]): Promise<void> {
     cookieSecret = await loadCookieSecret(datastore)
   }
 
+  const verifier = await pointSignatureVerifier()
+
+  if (verifier.error != null) {
+    process.stderr.write(`rendezvous-server: libsodium did not load (${verifier.error.message}), so signatures are checked through ${verifier.name}, at three times the CPU\n`)
+  }
+
   const node = await createLibp2p(pointNodeOptions(options, await identity(options, datastore), {
     rendezvousServer: rendezvousServer({
       ...options.server,
       store,
-      cookieSecret
+      cookieSecret,
+      verifySignature: verifier.verifySignature
     }),
     listening: listeningAddresses
   }))

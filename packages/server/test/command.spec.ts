@@ -222,6 +222,21 @@ describe('rendezvous-server command', function () {
     expect(full.statusText).to.equal('the rendezvous point is full: its registrations may take at most 100 bytes')
   })
 
+  it('checks the signatures of records with libsodium: registers a signed record, refuses a forged one', async () => {
+    const client = await newClient()
+    const command = await startCommand(children, [...LOOPBACK, '--memory'])
+    const point = command.addresses[0]
+
+    const forged = Uint8Array.from(client.record)
+    forged[forged.length - 1] ^= 1
+    const refused = await register({ node: client.node, record: forged }, point, 'ns')
+    expect(refused.status).to.equal(Message.ResponseStatus.E_INVALID_SIGNED_PEER_RECORD)
+    expect(refused.statusText).to.include('signature is not valid')
+
+    expect((await register(client, point, 'ns')).status).to.equal(Message.ResponseStatus.OK)
+    expect(command.stderr.join('\n')).to.not.include('libsodium did not load')
+  })
+
   describe('connection limits', () => {
     /**
      * Whether `client` can open a connection to the point and be served on it
