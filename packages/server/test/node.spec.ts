@@ -174,17 +174,44 @@ describe('the command\'s libp2p node', function () {
     expect(ofPoint()).to.be.greaterThan(before)
   })
 
-  it('lists its connections, all and by peer', async () => {
-    const connected = await Promise.all([newClient(), newClient(), newClient()].map(async client => {
-      const node = await client
-      await node.dial(point.getMultiaddrs()[0])
-      return node
-    }))
+  it('lists its connections, all and by peer, as they open and close', async () => {
+    // what the pruner sees, listening from start: the connection that opened
+    const seen: number[] = []
+    point.addEventListener('connection:open', () => { seen.push(point.getConnections().length) })
 
-    await pollUntil(async () => point.getConnections().length === 3)
+    const connected: Libp2p[] = []
+
+    for (let i = 0; i < 3; i++) {
+      const node = await newClient()
+      const opened = pEvent(point, 'connection:open')
+      await node.dial(point.getMultiaddrs()[0])
+      await opened
+      connected.push(node)
+    }
+
+    expect(seen).to.deep.equal([1, 2, 3])
     expect(point.getConnections().map(connection => connection.remotePeer.toString()).sort()).to.deep.equal(connected.map(node => node.peerId.toString()).sort())
     expect(point.getConnections(connected[1].peerId)).to.have.lengthOf(1)
     expect(point.getConnections(connected[1].peerId)[0].remotePeer.equals(connected[1].peerId)).to.be.true()
+
+    // the first one leaves: the others stay listed, whatever their order
+    const closed = pEvent(point, 'connection:close')
+    await connected[0].hangUp(point.peerId)
+    await closed
+    expect(point.getConnections().map(connection => connection.remotePeer.toString()).sort()).to.deep.equal(connected.slice(1).map(node => node.peerId.toString()).sort())
+
+    // a copy: what a caller does with it changes nothing
+    point.getConnections().length = 0
+    expect(point.getConnections()).to.have.lengthOf(2)
+
+    await point.stop()
+    expect(point.getConnections()).to.be.empty()
+    await point.start()
+    const later = await newClient()
+    const again = pEvent(point, 'connection:open')
+    await later.dial(point.getMultiaddrs()[0])
+    await again
+    expect(point.getConnections().map(connection => connection.remotePeer.toString())).to.deep.equal([later.peerId.toString()])
   })
 
   describe('corked writes', () => {
