@@ -308,6 +308,33 @@ describe('the command\'s libp2p node', function () {
       expect(pointNoiseCrypto.generateX25519SharedKey(seeded.privateKey, ours.publicKey)).to.equalBytes(expected)
     })
 
+    it('agrees with noise\'s own ChaCha20-Poly1305 both ways, for messages short and long, whole and in pieces', () => {
+      const k = crypto.getRandomValues(new Uint8Array(32))
+      const ad = crypto.getRandomValues(new Uint8Array(32))
+
+      for (const [n, length] of [0, 100, 767, 768, 1199, 1500, 33_000, 65_519].entries()) {
+        const nonce = new Uint8Array(12)
+        nonce[4] = n
+        const plaintext = crypto.getRandomValues(new Uint8Array(length))
+        const pieces = new Uint8ArrayList(plaintext.subarray(0, length >> 1), plaintext.subarray(length >> 1)) as unknown as Parameters<typeof pointNoiseCrypto.chaCha20Poly1305Encrypt>[0]
+        const expected = defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k).subarray()
+
+        expect(pointNoiseCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k).subarray()).to.equalBytes(expected)
+        expect(pointNoiseCrypto.chaCha20Poly1305Encrypt(pieces, nonce, ad, k).subarray()).to.equalBytes(expected)
+
+        const inPieces = new Uint8ArrayList(expected.subarray(0, 7), expected.subarray(7)) as unknown as Parameters<typeof pointNoiseCrypto.chaCha20Poly1305Decrypt>[0]
+        expect(pointNoiseCrypto.chaCha20Poly1305Decrypt(expected, nonce, ad, k).subarray()).to.equalBytes(plaintext)
+        expect(pointNoiseCrypto.chaCha20Poly1305Decrypt(inPieces, nonce, ad, k).subarray()).to.equalBytes(plaintext)
+        // the same key in other bytes, as another session holds it
+        expect(pointNoiseCrypto.chaCha20Poly1305Decrypt(expected, nonce, ad, Uint8Array.from(k)).subarray()).to.equalBytes(plaintext)
+
+        const forged = Uint8Array.from(expected)
+        forged[forged.length - 1] ^= 1
+        expect(() => pointNoiseCrypto.chaCha20Poly1305Decrypt(forged, nonce, ad, k)).to.throw()
+        expect(() => pointNoiseCrypto.chaCha20Poly1305Decrypt(expected, nonce, ad, crypto.getRandomValues(new Uint8Array(32)))).to.throw()
+      }
+    })
+
     it('refuses a remote key that is not one', () => {
       const ours = pointNoiseCrypto.generateX25519KeyPair()
       expect(() => pointNoiseCrypto.generateX25519SharedKey(ours.privateKey, Uint8Array.from([1, 2, 3]))).to.throw()
