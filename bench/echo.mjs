@@ -17,6 +17,8 @@
  * connection every 30 s), `merge` (every inbound stream writes its protocol
  * into the peer store), `identify` (identify runs on every connection),
  * `x25519` (noise's own X25519, its keys imported for every exchange),
+ * `chacha` (noise's own ChaCha20-Poly1305, the session key imported for
+ * every message),
  * `self` (identify reads the point's own peer data from the store for every
  * answer).
  *
@@ -26,6 +28,7 @@
 
 import { createInterface } from 'node:readline'
 import { noise } from '@chainsafe/libp2p-noise'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -34,6 +37,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { parseFlags } from '../packages/server/dist/src/flags.js'
 import { pointNodeOptions } from '../packages/server/dist/src/node.js'
+import { pointNoiseCrypto } from '../packages/server/dist/src/noise-crypto.js'
 import { answer, ECHO_PROTOCOL, handleEcho, shutdownOnSignals } from './lib.mjs'
 
 // the command's options as `rendezvous-server --memory` has them, and the
@@ -42,6 +46,7 @@ const options = parseFlags(['--memory', '--listen', '/ip4/127.0.0.1/tcp/0', ...p
 const privateKey = await generateKeyPair('Ed25519')
 const libp2pOptions = pointNodeOptions(options, privateKey, {})
 const without = new Set(process.env.ECHO_WITHOUT?.split(',').filter(item => item !== ''))
+let noiseCrypto = pointNoiseCrypto
 
 for (const item of without) {
   switch (item) {
@@ -55,10 +60,15 @@ for (const item of without) {
     case 'merge': break
     case 'key': libp2pOptions.privateKey = privateKey; break
     case 'identify': libp2pOptions.services.identify = identify(); break
-    case 'x25519': libp2pOptions.connectionEncrypters = [noise()]; break
+    case 'x25519': noiseCrypto = { ...noiseCrypto, generateX25519KeyPair: defaultCrypto.generateX25519KeyPair, generateX25519SharedKey: defaultCrypto.generateX25519SharedKey }; break
+    case 'chacha': noiseCrypto = { ...noiseCrypto, chaCha20Poly1305Encrypt: defaultCrypto.chaCha20Poly1305Encrypt, chaCha20Poly1305Decrypt: defaultCrypto.chaCha20Poly1305Decrypt }; break
     case 'self': break
     default: throw new Error(`ECHO_WITHOUT: unknown ${item}`)
   }
+}
+
+if (noiseCrypto !== pointNoiseCrypto) {
+  libp2pOptions.connectionEncrypters = [noise({ crypto: noiseCrypto })]
 }
 
 const node = await createLibp2p(libp2pOptions)
