@@ -874,11 +874,7 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
     maxRequestsPerPeer: positiveInteger('maxRequestsPerPeer', init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER),
     rateLimitWindow: timerDelay('rateLimitWindow', init.rateLimitWindow ?? DEFAULT_RATE_LIMIT_WINDOW),
     legacyRecordAgents: agentPrefixes('legacyRecordAgents', init.legacyRecordAgents ?? DEFAULT_LEGACY_RECORD_AGENTS),
-    verifySignature: init.verifySignature ?? verifyWithKey
-  }
-
-  if (typeof options.verifySignature !== 'function') {
-    throw new InvalidOptionError('verifySignature', 'must be a function')
+    verifySignature: signatureVerifier('verifySignature', init.verifySignature ?? verifyWithKey)
   }
 
   if (init.cookieSecret != null && init.cookieSecret.byteLength < 16) {
@@ -886,6 +882,17 @@ export function resolveServerInit (init: RendezvousServerInit): Required<Omit<Re
   }
 
   return options
+}
+
+/**
+ * The signature verifier option, checked: a function
+ */
+function signatureVerifier (option: string, value: SignatureVerifier): SignatureVerifier {
+  if (typeof value !== 'function') {
+    throw new InvalidOptionError(option, 'must be a function')
+  }
+
+  return value
 }
 
 /**
