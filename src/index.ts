@@ -58,6 +58,7 @@ export type { Rendezvous, RendezvousComponents, RendezvousInit }
 export type { RegisterOptions, DiscoverOptions, DiscoveredPeer, RendezvousPointInit, PeerFilter, RecordFormat } from './client/rendezvous-discovery.ts'
 export type { PeerRecordFormat, SignatureVerifier } from './signed-peer-record.ts'
 export { verifyWithKey } from './signed-peer-record.ts'
+export { positiveInteger, timerDelay } from './options.ts'
 
 /**
  * Creates the rendezvous discovery component, to be placed in the

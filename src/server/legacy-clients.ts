@@ -53,6 +53,14 @@ export class LegacyRecordClients {
   }
 
   /**
+   * Whether any agent is served legacy records only, so that identify's
+   * answers are worth hearing
+   */
+  get listening (): boolean {
+    return this.agents.length > 0
+  }
+
+  /**
    * identify learned the agent version of the client on `connection`
    */
   identified (connection: Connection, agentVersion?: string): void {
@@ -71,7 +79,7 @@ export class LegacyRecordClients {
    * reads them
    */
   registered (connection: Connection, signedPeerRecord: Uint8Array, format?: PeerRecordFormat): void {
-    if (this.agents.length === 0 || this.verdicts.has(connection)) {
+    if (!this.listening || this.verdicts.has(connection)) {
       return
     }
 
@@ -86,7 +94,7 @@ export class LegacyRecordClients {
    * is served every record.
    */
   async legacyOnly (connection: Connection): Promise<boolean> {
-    if (this.agents.length === 0) {
+    if (!this.listening) {
       return false
     }
 

@@ -1,5 +1,6 @@
 import { repeatingTask } from '@libp2p/utils'
 import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE, MAX_EXPIRED_PER_DISCOVER } from '../constants.ts'
+import { timerDelay } from '../options.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
 import { namespaceBytes, overLimit, registrationBytes } from './registration-store.ts'
 import { SequenceIndex } from './sequence-index.ts'
@@ -9,7 +10,8 @@ import type { RepeatingTask } from '@libp2p/utils'
 export interface MemoryRegistrationStoreInit {
   /**
    * How often memory held by expired registrations is reclaimed, in ms.
-   * Expired registrations are never served, whatever this is.
+   * Expired registrations are never served, whatever this is. A positive
+   * integer a timer can wait for, else `InvalidOptionError`.
    *
    * @default 10_000
    */
@@ -141,7 +143,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
       while (options?.signal?.aborted !== true && this.removeExpired(Date.now(), EXPIRY_BATCH_SIZE) === EXPIRY_BATCH_SIZE) {
         await yieldToEventLoop(options?.signal)
       }
-    }, init.expiryInterval ?? DEFAULT_EXPIRY_INTERVAL)
+    }, timerDelay('expiryInterval', init.expiryInterval ?? DEFAULT_EXPIRY_INTERVAL))
   }
 
   start (): void {

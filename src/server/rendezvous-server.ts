@@ -289,7 +289,6 @@ export class RendezvousServer implements Startable {
   private readonly store: RegistrationStore
   private readonly cookieSecret?: Uint8Array
   private readonly verifySignature: SignatureVerifier
-  private readonly legacyRecordAgents: string[]
   private readonly legacyRecordClients: LegacyRecordClients
   private readonly streams = new Set<Stream>()
   private readonly registerOks = new Map<number, Uint8Array>()
@@ -332,8 +331,7 @@ export class RendezvousServer implements Startable {
     this.store = init.store ?? new MemoryRegistrationStore()
     this.cookieSecret = init.cookieSecret
     this.verifySignature = options.verifySignature
-    this.legacyRecordAgents = options.legacyRecordAgents
-    this.legacyRecordClients = new LegacyRecordClients({ agents: this.legacyRecordAgents, timeout: this.timeout, log: this.log })
+    this.legacyRecordClients = new LegacyRecordClients({ agents: options.legacyRecordAgents, timeout: this.timeout, log: this.log })
 
     this.requests = components.metrics?.registerCounterGroup('libp2p_rendezvous_server_requests_total', {
       label: 'type',
@@ -382,7 +380,7 @@ export class RendezvousServer implements Startable {
     this.cookies = new CookieCodec(this.cookieSecret ?? randomBytes(32))
     await this.store.start?.()
 
-    if (this.legacyRecordAgents.length > 0) {
+    if (this.legacyRecordClients.listening) {
       this.components.events?.addEventListener('peer:identify', this.onIdentify)
     }
 

@@ -1,7 +1,7 @@
 import { expect } from 'aegir/chai'
 import sinon from 'sinon'
 import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE, MAX_EXPIRED_PER_DISCOVER, NAMESPACE_OVERHEAD_BYTES, REGISTRATION_OVERHEAD_BYTES } from '../../src/constants.ts'
-import { NotAuthorizedError, UnavailableError } from '../../src/errors.ts'
+import { InvalidOptionError, NotAuthorizedError, UnavailableError } from '../../src/errors.ts'
 import { MemoryRegistrationStore } from '../../src/server/memory-store.ts'
 import type { NewRegistration, Registration, RegistrationLimits } from '../../src/server/registration-store.ts'
 
@@ -692,6 +692,12 @@ describe('memory registration store', () => {
   })
 
   describe('sweep', () => {
+    it('refuses an expiryInterval that is not a positive integer a timer can wait for, naming it', () => {
+      for (const expiryInterval of [0, -1, 1.5, 2 ** 31, Number.NaN]) {
+        expect(() => new MemoryRegistrationStore({ expiryInterval }), String(expiryInterval)).to.throw(InvalidOptionError).with.property('option', 'expiryInterval')
+      }
+    })
+
     it('reclaims expired registrations every expiryInterval once started', async () => {
       store = new MemoryRegistrationStore({ expiryInterval: 1000 })
       store.start()

@@ -25,7 +25,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { defaultLogger } from '@libp2p/logger'
 import { repeatingTask } from '@libp2p/utils'
 import { createClient, ErrorReply, RESP_TYPES } from '@redis/client'
-import { DEFAULT_EXPIRY_INTERVAL, InternalError, InvalidOptionError, namespaceBytes, overLimit, registrationBytes, RendezvousError, UnavailableError } from 'libp2p-rendezvous'
+import { DEFAULT_EXPIRY_INTERVAL, InternalError, namespaceBytes, overLimit, positiveInteger, registrationBytes, RendezvousError, timerDelay, UnavailableError } from 'libp2p-rendezvous'
 import { checkRedisUrl, redactUrl } from './redis-url.ts'
 import type { AbortOptions, ComponentLogger, Logger } from '@libp2p/interface'
 import type { RepeatingTask } from '@libp2p/utils'
@@ -456,7 +456,7 @@ export class RedisRegistrationStore implements RegistrationStore {
     this.url = init.url
     this.clientOptions = init.clientOptions
     this.expiryBatchSize = positiveInteger('expiryBatchSize', init.expiryBatchSize ?? DEFAULT_EXPIRY_BATCH_SIZE)
-    this.commandTimeout = positiveInteger('commandTimeout', init.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT)
+    this.commandTimeout = timerDelay('commandTimeout', init.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT)
 
     if (init.url != null) {
       checkRedisUrl(init.url)
@@ -473,7 +473,7 @@ export class RedisRegistrationStore implements RegistrationStore {
       } catch (err: any) {
         this.log.error('could not remove expired registrations - %e', err)
       }
-    }, positiveInteger('expiryInterval', init.expiryInterval ?? DEFAULT_EXPIRY_INTERVAL))
+    }, timerDelay('expiryInterval', init.expiryInterval ?? DEFAULT_EXPIRY_INTERVAL))
   }
 
   /**
@@ -785,16 +785,4 @@ const PUT_REFUSALS: Record<number, keyof RegistrationLimits> = {
 
 function toBuffer (bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-}
-
-/**
- * `value` when it is a positive safe integer, else `InvalidOptionError`
- * naming `option`
- */
-function positiveInteger (option: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidOptionError(option, `must be a positive integer, got ${value}`)
-  }
-
-  return value
 }

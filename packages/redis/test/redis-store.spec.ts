@@ -407,6 +407,19 @@ describe('redis registration store', function () {
       }
     })
 
+    it('refuses bad options at construction, naming them', () => {
+      const cases: Array<[Record<string, number>, string]> = [
+        [{ expiryBatchSize: 0 }, 'expiryBatchSize'],
+        [{ commandTimeout: 2 ** 31 }, 'commandTimeout'],
+        [{ expiryInterval: -1 }, 'expiryInterval'],
+        [{ expiryInterval: 2 ** 31 }, 'expiryInterval']
+      ]
+
+      for (const [init, option] of cases) {
+        expect(() => new RedisRegistrationStore({ url: 'redis://127.0.0.1:1', ...init }), option).to.throw(InvalidOptionError).with.property('option', option)
+      }
+    })
+
     it('refuses every call after stop with UnavailableError, and makes no new client', async () => {
       const store = await startStore()
       await store.put(registration('peer-a', 'ns'), LIMITS)
