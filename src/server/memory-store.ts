@@ -1,6 +1,7 @@
 import { repeatingTask } from '@libp2p/utils'
 import { DEFAULT_EXPIRY_INTERVAL, EXPIRY_BATCH_SIZE, MAX_EXPIRED_PER_DISCOVER } from '../constants.ts'
 import { timerDelay } from '../options.ts'
+import { bytesToString, stringEqualsBytes, stringWriter } from './byte-strings.ts'
 import { ExpiryHeap } from './expiry-heap.ts'
 import { namespaceBytes, overLimit, registrationBytes } from './registration-store.ts'
 import { SequenceIndex } from './sequence-index.ts'
@@ -660,70 +661,4 @@ function smallInteger (n: number): number {
  */
 function flatCopy (string: string): string {
   return JSON.parse(JSON.stringify(string))
-}
-
-/**
- * Bytes as a string of one character per byte. By chunks: passing a long
- * array as one call's arguments would overflow the stack. `apply` takes the
- * typed array as it is, where a spread would build an array of it first (9
- * µs for a 330-byte record against 1). (uint8arrays' `latin1` builds it a
- * character at a time and returns a slice, which keeps a longer string alive.)
- */
-function bytesToString (bytes: Uint8Array): string {
-  let string = ''
-
-  for (let offset = 0; offset < bytes.byteLength; offset += 4096) {
-    string += String.fromCharCode.apply(null, bytes.subarray(offset, offset + 4096) as unknown as number[])
-  }
-
-  return string
-}
-
-/**
- * Whether a string of one character per byte holds exactly `bytes`
- */
-function stringEqualsBytes (string: string, bytes: Uint8Array): boolean {
-  if (string.length !== bytes.byteLength) {
-    return false
-  }
-
-  for (let i = 0; i < bytes.byteLength; i++) {
-    if (string.charCodeAt(i) !== bytes[i]) {
-      return false
-    }
-  }
-
-  return true
-}
-
-/**
- * Node.js's `Buffer` where there is one, read from `globalThis` so that no
- * bundle for browsers pulls it in: it writes a string of one character per
- * byte natively, in a tenth of the time of a loop (5 µs against 50 for the
- * records of a page of 100). A browser polyfill an app puts on `globalThis`
- * has no `latin1Write`, and is not used.
- */
-const NodeBuffer: NodeBufferClass | undefined = typeof (globalThis as any).Buffer?.prototype?.latin1Write === 'function' ? (globalThis as any).Buffer : undefined
-
-interface NodeBufferClass {
-  from(buffer: ArrayBufferLike, offset: number, length: number): { latin1Write(string: string, offset: number): number }
-}
-
-/**
- * What writes strings of one character per byte into `bytes`, each at an
- * offset, returning its length
- */
-function stringWriter (bytes: Uint8Array): (string: string, offset: number) => number {
-  if (NodeBuffer != null) {
-    const buffer = NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    return (string, offset) => buffer.latin1Write(string, offset)
-  }
-
-  return (string, offset) => {
-    for (let i = 0; i < string.length; i++) {
-      bytes[offset + i] = string.charCodeAt(i)
-    }
-
-    return string.length
-  }
 }
