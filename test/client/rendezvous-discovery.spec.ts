@@ -152,7 +152,8 @@ describe('rendezvous discovery', () => {
 
   it('stays discoverable past its first TTL by registering again at 80 % of it, before it runs out', async () => {
     await restartPoint({ minTtl: 1000 })
-    const ttl = 2000
+    // long enough that a loaded machine's late timer stays inside the TTL
+    const ttl = 3000
     const a = await newClient({ ttl })
     const aId = a.peerId.toString()
     const registrations = (): number[] => point.store.puts.filter(put => put.peerId === aId).map(put => put.at)
@@ -205,8 +206,10 @@ describe('rendezvous discovery', () => {
     const restartedAt = Date.now()
 
     await point.store.until(() => new Set(point.store.puts.map(put => put.peerId)).size === 2)
-    // a round comes within the interval; its REGISTER takes a few ms more
-    expect(Date.now() - restartedAt).to.be.below(discoverInterval + 500)
+    // a round comes within the interval and its REGISTER a few ms later; the
+    // bound leaves room for a loaded machine, and still fails a client that
+    // waits for a later round or for its refresh
+    expect(Date.now() - restartedAt).to.be.below(3 * discoverInterval)
     expect(point.store.puts.map(put => put.peerId).sort()).to.deep.equal(clients.map(client => client.peerId.toString()).sort())
 
     // the old cookies are refused by the new point, so polling starts over
@@ -249,21 +252,25 @@ describe('rendezvous discovery', () => {
       peerDiscovery: [rendezvous({ rendezvousPoints: [point.address], namespaces: ['ns'], discoverNamespaces: [], maxReconnectDelay: 4000 })]
     })
     nodes.push(client)
-    const dials = recordDials(client, point.node.peerId)
+    const thirdDial = Promise.withResolvers<void>()
+    const dials = recordDials(client, point.node.peerId, count => {
+      if (count === 3) {
+        thirdDial.resolve()
+      }
+    })
 
     await client.start()
-
-    while (dials.length < 3) {
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
+    await thirdDial.promise
 
     point = await startPoint({}, identity)
     await point.store.until(() => point.store.registered(client) > 0)
 
-    // waits of 0.5 to 1 s, then 1 to 2 s: backoff with jitter
+    // waits of 0.5 to 1 s, then 1 to 2 s (backoff with jitter): a timer never
+    // fires early, but a loaded machine may fire it late, so only the lower
+    // bounds are certain; backoff.spec.ts checks the draws themselves
     const gaps = dials.slice(1).map((time, i) => time - dials[i])
     expect(gaps[0]).to.be.at.least(500 - 2)
-    expect(gaps[1]).to.be.at.least(1000 - 2).and.at.least(gaps[0] - 2)
+    expect(gaps[1]).to.be.at.least(1000 - 2)
   })
 
   it('unregisters on stop, and starts again', async () => {
