@@ -20,7 +20,8 @@
  * `chacha` (noise's own ChaCha20-Poly1305, the session key imported for
  * every message),
  * `self` (identify reads the point's own peer data from the store for every
- * answer).
+ * answer), `addresses` (identify has the address manager work out the
+ * point's addresses for every answer).
  *
  * Prints one JSON line when ready, `{"ready":true,"peerId","multiaddrs"}`,
  * and stops on SIGTERM, SIGINT or the end of stdin.
@@ -38,6 +39,7 @@ import { createLibp2p } from 'libp2p'
 import { parseFlags } from '../packages/server/dist/src/flags.js'
 import { pointNodeOptions } from '../packages/server/dist/src/node.js'
 import { pointNoiseCrypto } from '../packages/server/dist/src/noise-crypto.js'
+import { identifyWithOwnAddresses } from '../packages/server/dist/src/own-addresses.js'
 import { answer, ECHO_PROTOCOL, handleEcho, shutdownOnSignals } from './lib.mjs'
 
 // the command's options as `rendezvous-server --memory` has them, and the
@@ -59,12 +61,18 @@ for (const item of without) {
     case 'keepalive': libp2pOptions.streamMuxers = [yamux()]; break
     case 'merge': break
     case 'key': libp2pOptions.privateKey = privateKey; break
-    case 'identify': libp2pOptions.services.identify = identify(); break
+    case 'identify': break
+    case 'addresses': break
     case 'x25519': noiseCrypto = { ...noiseCrypto, generateX25519KeyPair: defaultCrypto.generateX25519KeyPair, generateX25519SharedKey: defaultCrypto.generateX25519SharedKey }; break
     case 'chacha': noiseCrypto = { ...noiseCrypto, chaCha20Poly1305Encrypt: defaultCrypto.chaCha20Poly1305Encrypt, chaCha20Poly1305Decrypt: defaultCrypto.chaCha20Poly1305Decrypt }; break
     case 'self': break
     default: throw new Error(`ECHO_WITHOUT: unknown ${item}`)
   }
+}
+
+if (without.has('identify') || without.has('addresses')) {
+  const identifyService = without.has('addresses') ? identify : identifyWithOwnAddresses
+  libp2pOptions.services.identify = identifyService({ runOnConnectionOpen: without.has('identify') })
 }
 
 if (noiseCrypto !== pointNoiseCrypto) {

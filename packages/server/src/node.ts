@@ -7,16 +7,17 @@
 
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { webSockets } from '@libp2p/websockets'
 import { linearConnectionList } from './connection-list.ts'
 import { corkedTcp } from './corked-tcp.ts'
 import { commandLogger } from './logger.ts'
 import { pointNoiseCrypto } from './noise-crypto.ts'
+import { identifyWithOwnAddresses, ownAddresses } from './own-addresses.ts'
 import { pointPeerStore } from './peer-store.ts'
 import { signingKey } from './signing-key.ts'
 import type { CommandOptions } from './flags.ts'
+import type { OwnAddresses } from './own-addresses.ts'
 import type { PointPeerStore } from './peer-store.ts'
 import type { Identify } from '@libp2p/identify'
 import type { PrivateKey, ServiceMap } from '@libp2p/interface'
@@ -31,6 +32,7 @@ export type PointNodeInit = Pick<CommandOptions, 'listen' | 'announce' | 'maxCon
  * The services of every point node
  */
 export interface PointNodeServices extends Record<string, unknown> {
+  ownAddresses: OwnAddresses
   identify: Identify
   pointPeerStore: PointPeerStore
 }
@@ -65,11 +67,14 @@ export function pointNodeOptions <T extends ServiceMap> (init: PointNodeInit, pr
     metrics: init.metricsPort == null ? undefined : prometheusMetrics(),
     services: {
       ...services,
+      // before identify, which it gives the point's addresses worked out
+      // once until they change
+      ownAddresses: ownAddresses(),
       // clients identify the point, which answers; the point asks a client
       // only when it must know its agent version (the rendezvous service
       // does, for a client that asks for records before it registers one):
       // identifying every client that connects cost a sixth of a new client
-      identify: identify({ runOnConnectionOpen: false }),
+      identify: identifyWithOwnAddresses({ runOnConnectionOpen: false }),
       pointPeerStore: pointPeerStore(),
       connectionList: linearConnectionList()
     } as ServiceFactoryMap<T & PointNodeServices>

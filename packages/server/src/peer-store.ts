@@ -1,6 +1,7 @@
 import { PeerSet } from '@libp2p/peer-collections'
 import { PeerRecord, RecordEnvelope } from '@libp2p/peer-record'
 import { CODE_P2P } from '@multiformats/multiaddr'
+import { ADDRESS_EVENTS } from './own-addresses.ts'
 import type { AbortOptions, ComponentLogger, Libp2pEvents, Logger, Peer, PeerData, PeerId, PeerStore, PeerUpdate, PrivateKey, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager } from '@libp2p/interface-internal'
 
@@ -13,8 +14,6 @@ export interface PointPeerStoreComponents {
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
 }
-
-const ADDRESS_EVENTS = ['self:peer:update', 'transport:listening', 'transport:close'] as const
 
 /**
  * What the point's peer store holds, so that a connection costs no more than
