@@ -3,8 +3,8 @@
  * An A/B of the echo floor (bench/echo.mjs): the CPU a new client costs it
  * with every change the command makes, and without the ones in AB_WITHOUT
  * (the items of ECHO_WITHOUT, comma-separated), alternated over AB_ROUNDS
- * rounds, the order swapped every round: a point started second in a row
- * meets the kernel state the first one left, and pays for it.
+ * rounds, the order swapped every round, so that neither always runs on a
+ * machine the other just left.
  *
  * Each run starts the echo floor on AB_LISTEN (comma-separated multiaddrs;
  * the default is the command's own listeners, TCP and WebSockets on every

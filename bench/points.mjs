@@ -516,7 +516,9 @@ async function main () {
     for (let run = 0; run < RUNS; run++) {
       const results = {}
 
-      for (const kindName of POINTS) {
+      // each run starts from another point, so that none always follows
+      // the same one: the ratios to the echo floor compare runs minutes apart
+      for (const kindName of POINTS.map((_, i) => POINTS[(i + run) % POINTS.length])) {
         try {
           results[kindName] = await measure(loaders, kindName, sizes, records, run)
         } catch (err) {
