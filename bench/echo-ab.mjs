@@ -17,9 +17,8 @@
  *   AB_WITHOUT=identify AB_LISTEN=/ip4/127.0.0.1/tcp/0 node bench/echo-ab.mjs
  */
 
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { cpuTime, ECHO_PROTOCOL, echoRequest, median, positive, round, startJsonChild } from './lib.mjs'
+import { cpuTime, ECHO_PROTOCOL, echoRequest, median, positive, quiet, round, startJsonChild } from './lib.mjs'
 
 const WITHOUT = process.env.AB_WITHOUT ?? 'addresses'
 const LISTEN = (process.env.AB_LISTEN ?? '/ip4/0.0.0.0/tcp/0,/ip4/0.0.0.0/tcp/0/ws').split(',')
@@ -30,20 +29,6 @@ const WARM = positive('AB_WARM', 300)
 const REQUEST = Buffer.from(echoRequest(400, 20)).toString('base64')
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
-
-/**
- * Waits until the point has had nothing to do for a while
- */
-async function quiet (pid) {
-  for (let i = 0; i < 50; i++) {
-    const before = cpuTime(pid)
-    await sleep(200)
-
-    if (cpuTime(pid) - before < 4) {
-      return
-    }
-  }
-}
 
 /**
  * The point's CPU per new client, in ms, with `without` taken back

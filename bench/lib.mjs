@@ -320,6 +320,26 @@ export function cpuTime (pid) {
 }
 
 /**
+ * Waits until a process stays under 2 % of a core for `ms`, at most 10 s:
+ * the end of the work a phase started
+ *
+ * @param {number} pid - the process
+ * @param {number} [ms] - how long it must stay quiet
+ */
+export async function quiet (pid, ms = 500) {
+  const deadline = performance.now() + 10_000
+
+  while (performance.now() < deadline) {
+    const before = cpuTime(pid)
+    await new Promise(resolve => setTimeout(resolve, ms))
+
+    if (cpuTime(pid) - before < ms * 0.02) {
+      return
+    }
+  }
+}
+
+/**
  * How many read and write system calls a process has made so far
  * (/proc/<pid>/io), all its threads
  *

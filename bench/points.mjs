@@ -51,7 +51,7 @@ import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
 import { sealPeerRecord } from '../dist/src/signed-peer-record.js'
 import { pointsReport } from './points-report.mjs'
-import { cpuTime, ECHO_PROTOCOL, echoRequest, log, machine, median, positive, quantile, round, rssBytes, startCommand, startJsonChild, syscalls } from './lib.mjs'
+import { cpuTime, ECHO_PROTOCOL, echoRequest, log, machine, median, positive, quantile, quiet, round, rssBytes, startCommand, startJsonChild, syscalls } from './lib.mjs'
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 const PROBE = here('./probe.mjs')
@@ -135,24 +135,6 @@ const KINDS = {
 
 const sleep = async (ms) => new Promise(resolve => setTimeout(resolve, ms))
 
-/**
- * Waits until a process stays under 2 % of a core for QUIET_MS, at most
- * 10 s: the end of the work a phase started
- *
- * @param {number} pid - the process
- */
-async function quiet (pid) {
-  const deadline = performance.now() + 10_000
-
-  while (performance.now() < deadline) {
-    const before = cpuTime(pid)
-    await sleep(QUIET_MS)
-
-    if (cpuTime(pid) - before < QUIET_MS * 0.02) {
-      return
-    }
-  }
-}
 
 /**
  * The sizes of a REGISTER and a DISCOVER and their responses, for the echo
@@ -263,22 +245,22 @@ async function connections (loaders, point, kindName, sizes, run) {
 
   await connect(loaders, point, kindName, sizes, 'warm')
   await everyLoader(loaders, { cmd: 'hangup', set: 'warm' })
-  await quiet(point.pid)
+  await quiet(point.pid, QUIET_MS)
   await sleep(1000)
 
   const rssBefore = rssBytes(point.pid)
   const heapBefore = KINDS[kindName].js ? await point.memory() : undefined
-  await quiet(point.pid)
+  await quiet(point.pid, QUIET_MS)
   const cpuBefore = cpuTime(point.pid)
   const callsBefore = syscalls(point.pid)
   const started = performance.now()
   const first = await connect(loaders, point, kindName, sizes, 'main', 0, perLoader / 2)
-  await quiet(point.pid)
+  await quiet(point.pid, QUIET_MS)
   // a reading of /proc costs the point nothing
   const cpuHalf = cpuTime(point.pid)
   const rssHalf = rssBytes(point.pid)
   const second = await connect(loaders, point, kindName, sizes, 'main', perLoader / 2, perLoader)
-  await quiet(point.pid)
+  await quiet(point.pid, QUIET_MS)
   const cpuAfter = cpuTime(point.pid)
   const callsAfter = syscalls(point.pid)
   const seconds = (performance.now() - started) / 1000
@@ -348,7 +330,7 @@ async function connections (loaders, point, kindName, sizes, run) {
   // what stays once the clients have left: their registrations, and what
   // else the point keeps about them; then the workload clients come back
   await everyLoader(loaders, { cmd: 'hangup', set: 'main' })
-  await quiet(point.pid)
+  await quiet(point.pid, QUIET_MS)
   await sleep(IDLE_WAIT * 1000)
   const heapGone = KINDS[kindName].js ? await point.memory() : undefined
   result.gone = {
