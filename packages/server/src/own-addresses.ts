@@ -28,8 +28,9 @@ export const OWN_ADDRESSES_LIFETIME = 1000
  * identify: it asks the address manager for them to answer every client, and
  * libp2p 3.3's address manager works them out anew each time (its listeners'
  * addresses, each interface of a wildcard one, the observed and mapped ones,
- * as multiaddrs built from strings): 130 µs a client with the command's
- * default listeners on a machine with two interfaces, more with more.
+ * as multiaddrs built from strings): 130 µs a call with the command's
+ * default listeners on a machine with two interfaces, more with more, and a
+ * tenth of what a new client costs the point (docs/upstream/libp2p-address-manager.md).
  *
  * Only identify sees them (`identifyWithOwnAddresses`): the address manager
  * itself asks its own `getAddresses()` when something changed, and must get
