@@ -77,8 +77,6 @@ const JS_NODE_ARGS = process.env.BENCH_POINT_NODE_ARGS?.split(' ').filter(arg =>
 const WARMUP_MS = 1000
 /** the command's --max-connections (5000 by default), above what the load opens */
 const MAX_CONNECTIONS = HELD + WARM + 1000
-/** how long a point must stay under 2 % of a core to count as idle again */
-const QUIET_MS = 500
 const TTL = 7200
 const DISCOVER_NS = 'bench-discover'
 const DISCOVER_REGISTERED = 1000
@@ -134,7 +132,6 @@ const KINDS = {
 }
 
 const sleep = async (ms) => new Promise(resolve => setTimeout(resolve, ms))
-
 
 /**
  * The sizes of a REGISTER and a DISCOVER and their responses, for the echo
@@ -245,22 +242,22 @@ async function connections (loaders, point, kindName, sizes, run) {
 
   await connect(loaders, point, kindName, sizes, 'warm')
   await everyLoader(loaders, { cmd: 'hangup', set: 'warm' })
-  await quiet(point.pid, QUIET_MS)
+  await quiet(point.pid)
   await sleep(1000)
 
   const rssBefore = rssBytes(point.pid)
   const heapBefore = KINDS[kindName].js ? await point.memory() : undefined
-  await quiet(point.pid, QUIET_MS)
+  await quiet(point.pid)
   const cpuBefore = cpuTime(point.pid)
   const callsBefore = syscalls(point.pid)
   const started = performance.now()
   const first = await connect(loaders, point, kindName, sizes, 'main', 0, perLoader / 2)
-  await quiet(point.pid, QUIET_MS)
+  await quiet(point.pid)
   // a reading of /proc costs the point nothing
   const cpuHalf = cpuTime(point.pid)
   const rssHalf = rssBytes(point.pid)
   const second = await connect(loaders, point, kindName, sizes, 'main', perLoader / 2, perLoader)
-  await quiet(point.pid, QUIET_MS)
+  await quiet(point.pid)
   const cpuAfter = cpuTime(point.pid)
   const callsAfter = syscalls(point.pid)
   const seconds = (performance.now() - started) / 1000
@@ -330,7 +327,7 @@ async function connections (loaders, point, kindName, sizes, run) {
   // what stays once the clients have left: their registrations, and what
   // else the point keeps about them; then the workload clients come back
   await everyLoader(loaders, { cmd: 'hangup', set: 'main' })
-  await quiet(point.pid, QUIET_MS)
+  await quiet(point.pid)
   await sleep(IDLE_WAIT * 1000)
   const heapGone = KINDS[kindName].js ? await point.memory() : undefined
   result.gone = {
