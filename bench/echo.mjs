@@ -21,7 +21,8 @@
  * every message),
  * `self` (identify reads the point's own peer data from the store for every
  * answer), `addresses` (identify has the address manager work out the
- * point's addresses for every answer).
+ * point's addresses for every answer), `decoder` (noise's frame decoder
+ * builds a `RangeError` for every chunk it reads).
  *
  * Prints one JSON line when ready, `{"ready":true,"peerId","multiaddrs"}`,
  * and stops on SIGTERM, SIGINT or the end of stdin.
@@ -40,6 +41,7 @@ import { parseFlags } from '../packages/server/dist/src/flags.js'
 import { pointNodeOptions } from '../packages/server/dist/src/node.js'
 import { pointNoiseCrypto } from '../packages/server/dist/src/noise-crypto.js'
 import { identifyWithOwnAddresses } from '../packages/server/dist/src/own-addresses.js'
+import { quietNoise } from '../packages/server/dist/src/quiet-noise.js'
 import { answer, ECHO_PROTOCOL, handleEcho, shutdownOnSignals } from './lib.mjs'
 
 // the command's options as `rendezvous-server --memory` has them, and the
@@ -66,6 +68,7 @@ for (const item of without) {
     case 'x25519': noiseCrypto = { ...noiseCrypto, generateX25519KeyPair: defaultCrypto.generateX25519KeyPair, generateX25519SharedKey: defaultCrypto.generateX25519SharedKey }; break
     case 'chacha': noiseCrypto = { ...noiseCrypto, chaCha20Poly1305Encrypt: defaultCrypto.chaCha20Poly1305Encrypt, chaCha20Poly1305Decrypt: defaultCrypto.chaCha20Poly1305Decrypt }; break
     case 'self': break
+    case 'decoder': break
     default: throw new Error(`ECHO_WITHOUT: unknown ${item}`)
   }
 }
@@ -75,8 +78,9 @@ if (without.has('identify') || without.has('addresses')) {
   libp2pOptions.services.identify = identifyService({ runOnConnectionOpen: without.has('identify') })
 }
 
-if (noiseCrypto !== pointNoiseCrypto) {
-  libp2pOptions.connectionEncrypters = [noise({ crypto: noiseCrypto })]
+if (noiseCrypto !== pointNoiseCrypto || without.has('decoder')) {
+  const encrypter = without.has('decoder') ? noise : quietNoise
+  libp2pOptions.connectionEncrypters = [encrypter({ crypto: noiseCrypto })]
 }
 
 const node = await createLibp2p(libp2pOptions)
