@@ -14,7 +14,8 @@
  *   registrations that lapse at once
  * - pages: DISCOVER with a cookie over the wire, in namespaces of
  *   BENCH_PAGE_SIZES (1k, 100k, 1M) registrations
- * - scale: bench/scale.mjs (heap per registration, page latency, expiry cost)
+ * - scale: bench/scale.mjs (heap per registration, page latency, refresh cost,
+ *   expiry cost)
  * - client: bench/client.mjs (register to discovery time, idle requests)
  *
  * expiry and pages drive bench/point.mjs (the library's point with its
@@ -343,6 +344,11 @@ function report (results) {
     out.push('Heap per registration, in-memory store', '', table(['registrations', 'bytes per registration', 'record bytes', 'overhead bytes', '≤ record + 250 B'], heap.sizes.map(size => [size.registrations, round(size.bytesPerRegistration, 1), size.recordBytes, size.overheadBytes, size.meetsTarget ? 'yes' : 'no'])), '')
     out.push('DISCOVER page (limit 100) with a cookie, in the store (µs)', '', table(['registrations', 'p50', 'p99', 'p50, recent cursors', 'walk past all expired, ms'], page.sizes.map(size => [size.registrations, round(size.p50Us, 1), round(size.p99Us, 1), round(size.recentP50Us, 1), size.expiredScanMs])), '')
     out.push(`p50 ratio ${page.p50Ratio.of}: ${page.p50Ratio.value} (recent cursors ${page.recentP50Ratio.value})`, '')
+
+    if (results.scale.refresh != null) {
+      out.push('REGISTER refreshing a held registration, in the store (µs)', '', table(['registrations', 'per refresh'], results.scale.refresh.sizes.map(size => [size.registrations, size.usPerRefresh])), '')
+    }
+
     out.push('Expiring 1M registrations at once, in the store', '', table(['load', 'reclaim ms', 'CPU in removeExpired ms', 'ops p99 ms', 'ops max ms', 'event loop delay max ms'], expiry.variants.map(variant => [variant.load, variant.reclaimMs, variant.removeExpiredCpuMs, variant.opLatencyP99Ms, variant.opLatencyMaxMs, variant.eventLoopDelayMaxMs])), '')
   }
 

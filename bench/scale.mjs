@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * How the in-memory store scales: heap bytes per registration, the latency of
- * a DISCOVER page with a cookie as the store grows, and what expiring a
- * million registrations at once costs the operations served meanwhile.
+ * a DISCOVER page with a cookie and the CPU of a refresh as the store grows,
+ * and what expiring a million registrations at once costs the operations
+ * served meanwhile.
  *
  * Run `node_modules/.bin/node bench/scale.mjs` after `npm run build`. Each
  * measurement runs BENCH_RUNS times, each time in a child process of its own
@@ -17,7 +18,8 @@
  * Environment: BENCH_RUNS (3), BENCH_SCALE_SIZES (10000,100000,1000000),
  * BENCH_PAGE_SIZES (1000,100000,1000000), BENCH_PAGES (2000),
  * BENCH_EXPIRY_SIZE (1000000), BENCH_EXPIRY_INTERVAL (1000 ms),
- * BENCH_EXPIRY_DELAY (20000 ms), BENCH_BREAKDOWN_SIZE (20000).
+ * BENCH_EXPIRY_DELAY (20000 ms), BENCH_BREAKDOWN_SIZE (20000), BENCH_REFRESHES
+ * (100000).
  */
 
 import { spawn } from 'node:child_process'
@@ -44,6 +46,9 @@ const EXPIRY_SIZE = positive('BENCH_EXPIRY_SIZE', 1_000_000)
 const EXPIRY_INTERVAL = positive('BENCH_EXPIRY_INTERVAL', 1000)
 const EXPIRY_DELAY = positive('BENCH_EXPIRY_DELAY', 20_000)
 const BREAKDOWN_SIZE = positive('BENCH_BREAKDOWN_SIZE', 20_000)
+const REFRESHES = positive('BENCH_REFRESHES', 100_000)
+/** How many peers refresh, in turn */
+const REFRESHING = 8
 const NAMESPACE = 'bench-namespace'
 const NAMESPACE_BYTES = new TextEncoder().encode(NAMESPACE)
 const LIMIT = 100
@@ -205,6 +210,45 @@ async function pageChild (n) {
   }
 
   return { p50Us: quantile(times, 0.5), p99Us: quantile(times, 0.99), maxUs: times.at(-1), recentP50Us: quantile(recent, 0.5), recentP99Us: quantile(recent, 0.99), expiredScanMs: median(scans) }
+}
+
+/**
+ * What a REGISTER refreshing a registration the point holds costs the store
+ * as it grows: `n` registrations, each of its own peer and host, then
+ * REFRESHES refreshes of REFRESHING peers in turn, as clients that refresh
+ * often (or a load generator) send them, in µs per refresh
+ *
+ * @param {number} n - registrations held besides the refreshing ones
+ */
+async function refreshChild (n) {
+  const store = new MemoryRegistrationStore()
+  const template = await recordTemplate()
+  const expiresAt = Date.now() + HOUR
+  const hosted = (item, i) => ({ ...item, host: `ip4/${(i >>> 24) & 0xff}.${(i >>> 16) & 0xff}.${(i >>> 8) & 0xff}.${i & 0xff}/32` })
+  let i = 0
+
+  for (const item of registrations(n, template, expiresAt)) {
+    await store.put(hosted(item, i++), LIMITS)
+  }
+
+  const refreshing = [...registrations(REFRESHING, template, expiresAt)].map(item => hosted(item, i++))
+  await fill(store, refreshing)
+  globalThis.gc()
+  const times = []
+
+  for (let round = 0; round < 5; round++) {
+    const started = performance.now()
+
+    for (let r = 0; r < REFRESHES; r++) {
+      const item = refreshing[r % REFRESHING]
+      // a copy of the record, as the server makes of each request's
+      await store.put({ ...item, signedPeerRecord: item.signedPeerRecord.slice() }, LIMITS)
+    }
+
+    times.push((performance.now() - started) * 1000 / REFRESHES)
+  }
+
+  return { registrations: n + REFRESHING, usPerRefresh: median(times) }
 }
 
 /**
@@ -406,6 +450,13 @@ async function main () {
     pages.push({ registrations: n, ...medians(runs, Object.fromEntries(Object.keys(runs[0]).map(key => [key, run => run[key]]))), runs: runs.map(run => ({ p50Us: round(run.p50Us, 1), p99Us: round(run.p99Us, 1) })) })
   }
 
+  const refresh = []
+
+  for (const n of SCALE_SIZES) {
+    const runs = await repeat(['refresh', String(n)], run => `${round(run.usPerRefresh, 2)} µs per refresh among ${run.registrations} registrations`)
+    refresh.push({ registrations: runs[0].registrations, usPerRefresh: round(median(runs.map(run => run.usPerRefresh)), 2), runs: runs.map(run => round(run.usPerRefresh, 2)) })
+  }
+
   const ratio = round(pages.at(-1).p50Us / pages[0].p50Us)
   const recentRatio = round(pages.at(-1).recentP50Us / pages[0].recentP50Us)
   const expiry = []
@@ -455,6 +506,10 @@ async function main () {
       p50Ratio: { of: `${pages.at(-1).registrations}/${pages[0].registrations}`, value: ratio, target: 1.5, meetsTarget: ratio <= 1.5 },
       recentP50Ratio: { of: `${pages.at(-1).registrations}/${pages[0].registrations}`, value: recentRatio, target: 1.5, meetsTarget: recentRatio <= 1.5 }
     },
+    refresh: {
+      measure: `store.put() of a registration held, with its record unchanged, ${REFRESHING} peers in turn, ${REFRESHES} times after a gc, the median of 5 rounds, µs per refresh; every registration has a peer and a host of its own`,
+      sizes: refresh
+    },
     expiry: {
       measure: `${EXPIRY_SIZE} registrations expire at one instant, the sweep runs every ${EXPIRY_INTERVAL} ms; one operation is due every ${LOAD_PERIOD} ms and timed from when due; the reclaim runs from the first removal until count() is down to the new registrations; windowCpuMs is the process's CPU over it (load and GC included), removeExpiredCpuMs the CPU inside removeExpired() alone; event loop delay by monitorEventLoopDelay (1 ms resolution)`,
       target: `operation latency max <= ${MAX_OP_LATENCY} ms`,
@@ -464,7 +519,7 @@ async function main () {
 }
 
 const [mode, size, load] = process.argv.slice(2)
-const modes = { heap: heapChild, breakdown: breakdownChild, page: pageChild, expiry: expiryChild }
+const modes = { heap: heapChild, breakdown: breakdownChild, page: pageChild, expiry: expiryChild, refresh: refreshChild }
 
 if (mode == null) {
   main().catch(err => {

@@ -222,12 +222,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
     // a refresh stays counted against the host it was first counted against
     const host = existing == null ? registration.host : existing.host
-    // looked up before the registration it refreshes goes
     const same = this.heldRecord(registration.peerId, registration.signedPeerRecord, now)
-
-    if (existing != null) {
-      this.remove(existing)
-    }
 
     // built field by field: a copy that then deletes `host` is an object
     // V8 keeps in its slow dictionary form
@@ -243,9 +238,39 @@ export class MemoryRegistrationStore implements RegistrationStore {
       written.host = host
     }
 
-    this.insert(written, written.sequence, same)
+    if (existing == null) {
+      this.insert(written, written.sequence, same)
+    } else {
+      this.refresh(existing, written, same)
+    }
 
     return written
+  }
+
+  /**
+   * Moves a held registration to the end of the sequence with what
+   * `written` says, in place. Removing it from the maps by peer and by host
+   * and adding it back would leave a deleted entry in its key's chain of a
+   * V8 hash table each time, which every lookup of that key walks until the
+   * table is rebuilt: refreshing one registration again and again grew the
+   * cost of each refresh with the size of the host map.
+   */
+  private refresh (stored: StoredRegistration, written: Registration, same?: StoredRegistration): void {
+    // found by their current sequence and expiry
+    this.expiry.remove(stored)
+    this.all.remove(stored)
+    const namespaceIndex = this.byNamespace.get(stored.namespace)
+    namespaceIndex?.remove(stored)
+
+    this.storedBytes -= registrationBytes(stored.record.length)
+    stored.record = same?.record ?? bytesToString(written.signedPeerRecord)
+    stored.expiresAt = smallInteger(written.expiresAt - this.epoch)
+    stored.sequence = smallInteger(written.sequence - this.firstSequence)
+    this.storedBytes += registrationBytes(stored.record.length)
+
+    namespaceIndex?.append(stored)
+    this.all.append(stored)
+    this.expiry.push(stored)
   }
 
   /**

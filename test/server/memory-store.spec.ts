@@ -122,6 +122,35 @@ describe('memory registration store', () => {
       expect((await everything()).map(key)).to.deep.equal(['peer-b/ns', 'peer-a/ns'])
     })
 
+    it('refreshes one registration again and again, its record changing or not, and leaves nothing behind when it goes', async () => {
+      const other = Uint8Array.from([9, 9])
+      await store.put({ ...registration('peer-a', 'ns'), host: 'host-1' }, LIMITS)
+      await store.put({ ...registration('peer-b', 'ns'), host: 'host-1' }, LIMITS)
+
+      for (let i = 0; i < 6; i++) {
+        clock.tick(1000)
+        await store.put({ ...registration('peer-a', 'ns'), signedPeerRecord: i % 3 === 0 ? other : RECORD, host: 'host-1' }, LIMITS)
+      }
+
+      // the last refresh wrote RECORD
+      expect(store.count()).to.equal(2)
+      expect(store.bytes()).to.equal(2 * (RECORD.byteLength + REGISTRATION_OVERHEAD_BYTES) + NAMESPACE_OVERHEAD_BYTES + 'ns'.length)
+      expect(store.hostsAtLimit(2)).to.equal(1)
+      expect(store.holdsRecord('peer-a', RECORD, Date.now())).to.be.true()
+      expect(store.holdsRecord('peer-a', other, Date.now())).to.be.false()
+      expect((await everything('ns')).map(r => [key(r), r.expiresAt])).to.deep.equal([['peer-b/ns', NOW + TTL], ['peer-a/ns', Date.now() + TTL]])
+      // expiry follows the last refresh: peer-b goes first
+      clock.tick(TTL - 6000)
+      expect(store.removeExpired(Date.now(), 10)).to.equal(1)
+      expect((await everything('ns')).map(key)).to.deep.equal(['peer-a/ns'])
+
+      await store.delete('peer-a', 'ns')
+      expect(store.count()).to.equal(0)
+      expect(store.bytes()).to.equal(0)
+      expect(store.hostsAtLimit(1)).to.equal(0)
+      expect(await everything()).to.deep.equal([])
+    })
+
     it('keeps a peer in several namespaces apart', async () => {
       await store.put(registration('peer-a', 'ns-1'), LIMITS)
       await store.put(registration('peer-a', 'ns-2'), LIMITS)
