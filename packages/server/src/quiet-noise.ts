@@ -10,8 +10,8 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  * (and captures its stack) whenever fewer than two bytes are buffered, which
  * `LengthPrefixedDecoder` asks after the last frame of every chunk: one
  * error per chunk received on every connection, 4 % of the point's CPU.
- * Until noise stops throwing (docs/upstream/libp2p-noise-length-decoder.md),
- * the point's connections read lengths with `readFrameLength()`.
+ * Until noise stops throwing (docs/upstream/noise-length-decoder.md), the
+ * point's connections read lengths with `readFrameLength()`.
  */
 export function quietNoise (init?: NoiseInit): (components: NoiseComponents) => ConnectionEncrypter<NoiseExtensions> {
   const factory = noise(init)
@@ -56,16 +56,15 @@ export function readLengthsQuietly <T extends SecuredConnection<any>> (secured: 
 }
 
 /**
- * The big-endian two-byte length at the start of `data`; "more bytes
- * needed", as `LengthPrefixedDecoder` reads a `RangeError`, is one shared
- * instance
+ * The big-endian two-byte length at the start of `data`, or 0 when fewer
+ * than two bytes are buffered: `LengthPrefixedDecoder` then finds the frame
+ * (two bytes of length, none of data) longer than what it holds and waits
+ * for more, as it does for any incomplete frame, without an exception
  */
 export function readFrameLength (data: Uint8Array | Uint8ArrayList): number {
   if (data.byteLength < 2) {
-    throw INCOMPLETE_FRAME_LENGTH
+    return 0
   }
 
   return data instanceof Uint8Array ? (data[0] << 8) | data[1] : data.getUint16(0)
 }
-
-const INCOMPLETE_FRAME_LENGTH = new RangeError('Noise frame length is incomplete')

@@ -65,25 +65,16 @@ describe('quiet noise', () => {
     expect(readFrameLength(new Uint8ArrayList(Uint8Array.of(0x12), Uint8Array.of(0x34, 0x56)))).to.equal(0x1234)
   })
 
-  it('asks for more bytes with one shared RangeError', () => {
-    const errors = [new Uint8Array(0), Uint8Array.of(0x01), new Uint8ArrayList(Uint8Array.of(0x01))].map(data => {
-      try {
-        readFrameLength(data)
-      } catch (err) {
-        return err
-      }
-
-      return undefined
-    })
-
-    expect(errors[0]).to.be.an.instanceOf(RangeError)
-    expect(errors[1]).to.equal(errors[0])
-    expect(errors[2]).to.equal(errors[0])
+  it('reads 0 from fewer than two bytes, without an exception', () => {
+    expect(readFrameLength(new Uint8Array(0))).to.equal(0)
+    expect(readFrameLength(Uint8Array.of(0xff))).to.equal(0)
+    expect(readFrameLength(new Uint8ArrayList(Uint8Array.of(0xff)))).to.equal(0)
   })
 
   it('frames data fed one byte at a time as LengthPrefixedDecoder reads them', () => {
     const decoder = new LengthPrefixedDecoder({ lengthDecoder: readFrameLength, encodingLength: () => 2 })
-    const stream = Uint8Array.of(0x00, 0x03, 1, 2, 3, 0x00, 0x01, 4, 0x01, 0x00, ...new Uint8Array(256).fill(5))
+    // an empty frame among them, which noise never sends and the decoder skips
+    const stream = Uint8Array.of(0x00, 0x03, 1, 2, 3, 0x00, 0x00, 0x00, 0x01, 4, 0x01, 0x00, ...new Uint8Array(256).fill(5))
     const frames: number[][] = []
 
     for (const byte of stream) {
