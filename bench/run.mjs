@@ -346,7 +346,7 @@ function report (results) {
     out.push(`p50 ratio ${page.p50Ratio.of}: ${page.p50Ratio.value} (recent cursors ${page.recentP50Ratio.value})`, '')
 
     if (results.scale.refresh != null) {
-      out.push('REGISTER refreshing a held registration, in the store (µs)', '', table(['registrations', 'per refresh'], results.scale.refresh.sizes.map(size => [size.registrations, size.usPerRefresh])), '')
+      out.push('REGISTER refreshing a held registration, and one peer registering and unregistering again and again, in the store (µs)', '', table(['registrations', 'per refresh', 'per register and unregister'], results.scale.refresh.sizes.map(size => [size.registrations, size.usPerRefresh, size.usPerCycle])), '')
     }
 
     out.push('Expiring 1M registrations at once, in the store', '', table(['load', 'reclaim ms', 'CPU in removeExpired ms', 'ops p99 ms', 'ops max ms', 'event loop delay max ms'], expiry.variants.map(variant => [variant.load, variant.reclaimMs, variant.removeExpiredCpuMs, variant.opLatencyP99Ms, variant.opLatencyMaxMs, variant.eventLoopDelayMaxMs])), '')

@@ -5,6 +5,7 @@ import { bytesToString, stringEqualsBytes, stringWriter } from './byte-strings.t
 import { ExpiryHeap } from './expiry-heap.ts'
 import { namespaceBytes, overLimit, registrationBytes } from './registration-store.ts'
 import { SequenceIndex } from './sequence-index.ts'
+import { VacancyMap } from './vacancy-map.ts'
 import type { DiscoverPage, DiscoverQuery, NewRegistration, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { RepeatingTask } from '@libp2p/utils'
 
@@ -114,9 +115,9 @@ export class MemoryRegistrationStore implements RegistrationStore {
    * By peer, in shards: growing or shrinking one map of a million entries
    * rehashes it all at once, which stalls every request for tens of ms
    */
-  private readonly byPeer = Array.from({ length: PEER_SHARDS }, () => new Map<string, PeerRegistrations>())
-  private readonly byNamespace = new Map<string, NamespaceIndex>()
-  private readonly byHost = new Map<string, HostRegistrations>()
+  private readonly byPeer = Array.from({ length: PEER_SHARDS }, () => new VacancyMap<string, PeerRegistrations>())
+  private readonly byNamespace = new VacancyMap<string, NamespaceIndex>()
+  private readonly byHost = new VacancyMap<string, HostRegistrations>()
   private readonly all = new SequenceIndex<StoredRegistration>()
   private readonly expiry = new ExpiryHeap<StoredRegistration>()
   private readonly sweep: RepeatingTask
@@ -143,6 +144,13 @@ export class MemoryRegistrationStore implements RegistrationStore {
       // expiry does not stall them
       while (options?.signal?.aborted !== true && this.removeExpired(Date.now(), EXPIRY_BATCH_SIZE) === EXPIRY_BATCH_SIZE) {
         await yieldToEventLoop(options?.signal)
+      }
+
+      // the keys left vacant since the last sweep, as many at a time
+      for (const map of [this.byHost, this.byNamespace, ...this.byPeer]) {
+        while (options?.signal?.aborted !== true && map.purge(EXPIRY_BATCH_SIZE) > 0) {
+          await yieldToEventLoop(options?.signal)
+        }
       }
     }, timerDelay('expiryInterval', init.expiryInterval ?? DEFAULT_EXPIRY_INTERVAL))
   }
@@ -439,7 +447,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return held?.namespace === namespace ? held : undefined
   }
 
-  private peerShard (peerId: string): Map<string, PeerRegistrations> {
+  private peerShard (peerId: string): VacancyMap<string, PeerRegistrations> {
     // peer ids end in base58 digits of their key's hash; any string works
     const last = peerId.length > 0 ? peerId.charCodeAt(peerId.length - 1) : 0
     const beforeLast = peerId.length > 1 ? peerId.charCodeAt(peerId.length - 2) : 0

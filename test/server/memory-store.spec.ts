@@ -151,6 +151,29 @@ describe('memory registration store', () => {
       expect(await everything()).to.deep.equal([])
     })
 
+    it('forgets the peer, host and namespace of a deleted registration at the next sweep, not at once', async () => {
+      // keys of the maps by peer, host and namespace, vacant ones included
+      const keysHeld = (): number => {
+        const maps = store as unknown as Record<'byHost' | 'byNamespace', { entries: Map<string, unknown> }> & { byPeer: Array<{ entries: Map<string, unknown> }> }
+        return [maps.byHost, maps.byNamespace, ...maps.byPeer].reduce((keys, map) => keys + map.entries.size, 0)
+      }
+
+      store.start()
+      await store.put({ ...registration('peer-a', 'ns-a'), host: 'host-a' }, LIMITS)
+      await store.delete('peer-a', 'ns-a')
+
+      // registering again finds them
+      expect(keysHeld()).to.equal(3)
+      await store.put({ ...registration('peer-a', 'ns-a'), host: 'host-a' }, LIMITS)
+      await store.delete('peer-a', 'ns-a')
+      expect(keysHeld()).to.equal(3)
+      expect(store.hostsAtLimit(1)).to.equal(0)
+      expect(await everything()).to.deep.equal([])
+
+      await clock.tickAsync(DEFAULT_EXPIRY_INTERVAL)
+      expect(keysHeld()).to.equal(0)
+    })
+
     it('keeps a peer in several namespaces apart', async () => {
       await store.put(registration('peer-a', 'ns-1'), LIMITS)
       await store.put(registration('peer-a', 'ns-2'), LIMITS)
