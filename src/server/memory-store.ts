@@ -529,7 +529,8 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
 
     const removed = this.toRegistrations([existing])[0]
-    this.remove(existing)
+    // the peer may register again at once, and again
+    this.remove(existing, true)
     return removed
   }
 
@@ -592,7 +593,12 @@ export class MemoryRegistrationStore implements RegistrationStore {
     }
   }
 
-  private remove (stored: StoredRegistration): void {
+  /**
+   * Takes a registration out of every index. With `vacate`, the keys it
+   * leaves unused in the maps by peer, host and namespace stay vacant until
+   * the next sweep (see `VacancyMap`); otherwise they go at once.
+   */
+  private remove (stored: StoredRegistration, vacate = false): void {
     this.expiry.remove(stored)
 
     if (!this.all.remove(stored)) {
@@ -607,7 +613,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
       namespaceIndex.remove(stored)
 
       if (namespaceIndex.size === 0) {
-        this.byNamespace.delete(stored.namespace)
+        vacate ? this.byNamespace.vacate(stored.namespace) : this.byNamespace.delete(stored.namespace)
         this.storedBytes -= namespaceIndex.bytes
       }
     }
@@ -616,7 +622,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
     const held = shard.get(stored.peerId)
 
     if (held === stored) {
-      shard.delete(stored.peerId)
+      vacate ? shard.vacate(stored.peerId) : shard.delete(stored.peerId)
     } else if (held instanceof Map && held.get(stored.namespace) === stored) {
       held.delete(stored.namespace)
 
@@ -630,7 +636,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
       const byHost = this.byHost.get(stored.host)
 
       if (byHost === stored) {
-        this.byHost.delete(stored.host)
+        vacate ? this.byHost.vacate(stored.host) : this.byHost.delete(stored.host)
       } else if (byHost instanceof Set && byHost.delete(stored) && byHost.size === 1) {
         this.byHost.set(stored.host, byHost.values().next().value as StoredRegistration)
       }

@@ -7,8 +7,8 @@ class Vacancy<K> {
 }
 
 /**
- * A map whose deleted keys stay, vacant, until `purge()` or until more keys
- * are vacant than live: a key deleted and set again finds its entry.
+ * A map whose vacated keys stay, vacant, until `purge()` or until more keys
+ * are vacant than live: a key vacated and set again finds its entry.
  *
  * V8's `Map` keeps each deleted entry in its key's chain until the table is
  * rebuilt, and every lookup of the key walks them all. A key deleted and set
@@ -61,7 +61,32 @@ export class VacancyMap<K, V> {
     return this
   }
 
+  /**
+   * Deletes a key at once, as `Map` does: for keys unlikely to be set again
+   * soon (a mass of them going at once would only fill the vacancy list)
+   */
   delete (key: K): boolean {
+    const value = this.entries.get(key)
+
+    if (value === undefined) {
+      return false
+    }
+
+    this.entries.delete(key)
+
+    if (value instanceof Vacancy) {
+      this.vacant--
+      return false
+    }
+
+    return true
+  }
+
+  /**
+   * Deletes a key's value but keeps the key, vacant, until a purge: for a key
+   * that may be set again soon
+   */
+  vacate (key: K): boolean {
     const value = this.entries.get(key)
 
     if (value === undefined || value instanceof Vacancy) {

@@ -9,7 +9,25 @@ function keysHeld (map: VacancyMap<string, number>): number {
 }
 
 describe('vacancy map', () => {
-  it('gets, sets, deletes and lists as a map', () => {
+  it('deletes a key at once with delete(), vacant or not', () => {
+    const map = new VacancyMap<string, number>()
+    map.set('a', 1)
+    map.set('b', 2)
+    map.vacate('b')
+
+    expect(map.delete('a')).to.be.true()
+    expect(map.delete('b')).to.be.false()
+    expect(map.delete('missing')).to.be.false()
+    expect(keysHeld(map)).to.equal(0)
+    expect(map.size).to.equal(0)
+
+    // a vacancy of a key deleted since is stale
+    map.set('b', 3)
+    expect(map.purge(10)).to.equal(0)
+    expect(map.get('b')).to.equal(3)
+  })
+
+  it('gets, sets, vacates and lists as a map', () => {
     const map = new VacancyMap<string, number>()
 
     expect(map.set('a', 1)).to.equal(map)
@@ -20,9 +38,9 @@ describe('vacancy map', () => {
     expect(map.has('b')).to.be.true()
     expect(map.size).to.equal(2)
 
-    expect(map.delete('a')).to.be.true()
-    expect(map.delete('a')).to.be.false()
-    expect(map.delete('missing')).to.be.false()
+    expect(map.vacate('a')).to.be.true()
+    expect(map.vacate('a')).to.be.false()
+    expect(map.vacate('missing')).to.be.false()
     expect(map.get('a')).to.be.undefined()
     expect(map.has('a')).to.be.false()
     expect(map.size).to.equal(1)
@@ -38,7 +56,7 @@ describe('vacancy map', () => {
     const map = new VacancyMap<string, number>()
     map.set('a', 1)
     map.set('b', 2)
-    map.delete('a')
+    map.vacate('a')
 
     expect(keysHeld(map)).to.equal(2)
     expect(map.purge(10)).to.equal(0)
@@ -49,16 +67,16 @@ describe('vacancy map', () => {
   it('does not delete a key set again, or vacant again since, at an older vacancy', () => {
     const map = new VacancyMap<string, number>()
     map.set('a', 1)
-    map.delete('a')
+    map.vacate('a')
     map.set('a', 2)
 
     // a key set again is kept
     expect(map.purge(1)).to.equal(0)
     expect(map.get('a')).to.equal(2)
 
-    map.delete('a')
+    map.vacate('a')
     map.set('a', 3)
-    map.delete('a')
+    map.vacate('a')
 
     // the first vacancy is stale: the key stays until its last one
     expect(map.purge(1)).to.equal(1)
@@ -76,7 +94,7 @@ describe('vacancy map', () => {
     }
 
     for (let i = 0; i < 10; i++) {
-      map.delete(`k${i}`)
+      map.vacate(`k${i}`)
     }
 
     expect(map.purge(4)).to.equal(6)
@@ -94,7 +112,7 @@ describe('vacancy map', () => {
     }
 
     for (let i = 0; i < 100; i++) {
-      map.delete(`k${i}`)
+      map.vacate(`k${i}`)
       expect(keysHeld(map) - map.size).to.be.at.most(Math.max(map.size, 4) + 1)
     }
 
@@ -108,7 +126,7 @@ describe('vacancy map', () => {
 
     for (let i = 0; i < 1000; i++) {
       map.set('hot', i)
-      map.delete('hot')
+      map.vacate('hot')
     }
 
     // the key stayed all along: each purge on the way met a stale vacancy
