@@ -1,6 +1,6 @@
 /**
- * The value of a key whose entry was deleted but is still in the map: one
- * per delete, so a purge knows whether the key stayed vacant since
+ * The value of a vacated key, still in the map: one per `vacate()`, so a
+ * purge knows whether the key stayed vacant since
  */
 class Vacancy<K> {
   constructor (readonly key: K) {}
@@ -16,8 +16,9 @@ class Vacancy<K> {
  * alone at its host) grows its chain by one each time: in a map of a million
  * entries, which is rebuilt only when its spare room fills, a lookup of that
  * key cost 0.4 ms after 10,000 such cycles and 1 ms after 100,000. Here a
- * key leaves a deleted entry only when it stayed vacant from one purge to
- * the next, or through as many deletes of other keys as there are live ones.
+ * vacated key leaves a deleted entry only when it stays vacant until a purge
+ * reaches its vacancy: at the next sweep, or after as many keys vacated
+ * since as there are live ones.
  */
 export class VacancyMap<K, V> {
   private readonly entries = new Map<K, V | Vacancy<K>>()
@@ -98,7 +99,7 @@ export class VacancyMap<K, V> {
     this.vacant++
     this.vacancies.push(vacancy)
 
-    // at most two a call, so that a delete costs O(1) while the list
+    // at most two a call, so that vacating costs O(1) while the list
     // shrinks back under its bound after the live entries did
     for (let i = 0; i < 2 && this.listed() > Math.max(this.size, this.minVacancies); i++) {
       this.purge(1)
