@@ -55,20 +55,45 @@ node.addEventListener('self:peer:update', () => {
 })
 
 /**
- * Peers being connected to or pinged, so a peer found again is not dialled twice
+ * Peers being connected to or pinged, each with what was found of it since
+ * (`null` for nothing): a peer found again is not dialled twice at once, but
+ * the addresses it registered meanwhile (its relay address, often, which it
+ * gets after its first REGISTER) are tried once the attempt in flight ends
  */
-const pinging = new Set()
+const attempts = new Map()
 
 node.services.rendezvous.addEventListener('peer', (event) => {
   const id = event.detail.id.toString()
   const item = peerItem(id)
   item.querySelector('.addresses').innerHTML = event.detail.multiaddrs.map(ma => ma.toString()).join('<br>')
 
-  if (!pinging.has(id)) {
-    pinging.add(id)
-    connectAndPing(event.detail, item).finally(() => { pinging.delete(id) })
+  if (attempts.has(id)) {
+    attempts.set(id, event.detail)
+  } else {
+    attempt(event.detail, item)
   }
 })
+
+/**
+ * Connects to a peer and pings it; when that ends, again with what was found
+ * of the peer meanwhile, if anything
+ *
+ * @param {import('@libp2p/interface').PeerInfo} peer - as the rendezvous component emitted it
+ * @param {HTMLElement} item - its list item
+ */
+function attempt (peer, item) {
+  const id = peer.id.toString()
+  attempts.set(id, null)
+
+  connectAndPing(peer, item).finally(() => {
+    const found = attempts.get(id)
+    attempts.delete(id)
+
+    if (found != null) {
+      attempt(found, item)
+    }
+  })
+}
 
 /**
  * The list item of a peer, made on first sight

@@ -35,10 +35,12 @@ try {
 
   console.info(`page 1 (${ids[0]}) shows page 2 (${ids[1]}), and page 2 shows page 1`)
 
-  // each has connected to the other and pinged it
+  // each has connected to the other and pinged it: a first attempt made
+  // before the other page registered its relay address may take 20 s to
+  // fail before the page tries the newer addresses
   const pings = await Promise.all(pages.map(async (page, i) => {
     const item = `li[data-peer="${ids[1 - i]}"]`
-    await page.waitForSelector(`${item}[data-rtt]`, { timeout: 30_000 })
+    await page.waitForSelector(`${item}[data-rtt]`, { timeout: 60_000 })
     return {
       rtt: Number(await page.getAttribute(item, 'data-rtt')),
       transport: await page.getAttribute(item, 'data-transport'),
