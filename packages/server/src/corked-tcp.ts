@@ -1,4 +1,5 @@
 import { tcp } from '@libp2p/tcp'
+import { withProperty } from './with-property.ts'
 import type { CreateListenerOptions, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
 import type { TCPOptions, TCPComponents } from '@libp2p/tcp'
 import type { Socket } from 'node:net'
@@ -33,18 +34,9 @@ export function corkedTcp (init?: TCPOptions): (components: TCPComponents) => Tr
  * An upgrader that corks the sockets of the connections it upgrades
  */
 function corkingUpgrader (upgrader: Upgrader): Upgrader {
-  return new Proxy(upgrader, {
-    get (target, property) {
-      if (property === 'upgradeInbound') {
-        return async (maConn: MultiaddrConnection, ...rest: any[]) => {
-          corkWrites(maConn)
-          return target.upgradeInbound(maConn, ...rest as [any])
-        }
-      }
-
-      const value = Reflect.get(target, property)
-      return typeof value === 'function' ? value.bind(target) : value
-    }
+  return withProperty(upgrader, 'upgradeInbound', async (maConn: MultiaddrConnection, ...rest: any[]) => {
+    corkWrites(maConn)
+    return upgrader.upgradeInbound(maConn, ...rest as [any])
   })
 }
 

@@ -1,4 +1,5 @@
 import { identify } from '@libp2p/identify'
+import { withProperty } from './with-property.ts'
 import type { Identify, IdentifyComponents, IdentifyInit } from '@libp2p/identify'
 import type { Libp2pEvents, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager } from '@libp2p/interface-internal'
@@ -50,16 +51,7 @@ export class OwnAddresses implements Startable {
   constructor ({ addressManager, events }: OwnAddressesComponents) {
     this.source = addressManager
     this.events = events
-    this.addressManager = new Proxy(addressManager, {
-      get: (target, property) => {
-        if (property === 'getAddresses') {
-          return this.getAddresses
-        }
-
-        const value = Reflect.get(target, property, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      }
-    })
+    this.addressManager = withProperty(addressManager, 'getAddresses', this.getAddresses)
   }
 
   /**
