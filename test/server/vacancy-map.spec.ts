@@ -52,7 +52,7 @@ describe('vacancy map', () => {
     expect([...map.values()].sort()).to.deep.equal([2, 4])
   })
 
-  it('keeps a deleted key, vacant, until a purge goes through its vacancy', () => {
+  it('keeps a vacated key, vacant, until a purge goes through its vacancy', () => {
     const map = new VacancyMap<string, number>()
     map.set('a', 1)
     map.set('b', 2)
@@ -64,7 +64,7 @@ describe('vacancy map', () => {
     expect(map.size).to.equal(1)
   })
 
-  it('does not delete a key set again, or vacant again since, at an older vacancy', () => {
+  it('does not delete a key set again, or vacated again since, at an older vacancy', () => {
     const map = new VacancyMap<string, number>()
     map.set('a', 1)
     map.vacate('a')
@@ -120,7 +120,7 @@ describe('vacancy map', () => {
     expect(keysHeld(map)).to.be.at.most(5)
   })
 
-  it('keeps one key deleted and set again and again, many times over the bound, as one entry', () => {
+  it('keeps one key vacated and set again and again, many times over the bound, as one entry', () => {
     const map = new VacancyMap<string, number>(4)
     map.set('other', 0)
 
