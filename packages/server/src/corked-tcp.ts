@@ -52,7 +52,13 @@ interface TcpConnection {
 /**
  * Corks the socket of a connection `@libp2p/tcp` made at its first write in
  * a turn of the event loop, and uncorks it at the end of the turn; any other
- * connection is left as it is
+ * connection is left as it is.
+ *
+ * The turn ends in `setImmediate`, after the I/O callbacks of the poll phase
+ * and every promise chain they started: a response written after an `await`
+ * (the store, the stream's async iterator) goes in one system call with the
+ * frames written before it. `process.nextTick` would uncork before those
+ * promises run, and a new-stream request cost two writes instead of one.
  */
 export function corkWrites (maConn: MultiaddrConnection): void {
   const connection = maConn as unknown as TcpConnection
@@ -74,7 +80,7 @@ export function corkWrites (maConn: MultiaddrConnection): void {
     if (!corked) {
       corked = true
       socket.cork()
-      process.nextTick(uncork)
+      setImmediate(uncork)
     }
 
     return sendData.call(connection, data)

@@ -235,17 +235,23 @@ describe('the command\'s libp2p node', function () {
 
       corkWrites(connection as unknown as MultiaddrConnection)
       const sendData = (data: unknown): unknown => (connection as any).sendData(data)
+      const turnEnds = async (): Promise<void> => new Promise(resolve => setImmediate(resolve))
 
       expect(sendData('a')).to.deep.equal({ sentBytes: 1, canSendMore: true })
       sendData('b')
+      expect(socket.calls).to.deep.equal(['cork', 'write', 'write'])
+
+      // what a handler writes after an await, in the same turn: still corked
+      await new Promise(resolve => process.nextTick(resolve))
+      await Promise.resolve()
       sendData('c')
       expect(socket.calls).to.deep.equal(['cork', 'write', 'write', 'write'])
 
-      await new Promise(resolve => process.nextTick(resolve))
+      await turnEnds()
       expect(socket.calls).to.deep.equal(['cork', 'write', 'write', 'write', 'uncork'])
 
       sendData('d')
-      await new Promise(resolve => process.nextTick(resolve))
+      await turnEnds()
       expect(socket.calls.slice(5)).to.deep.equal(['cork', 'write', 'uncork'])
       expect(sent).to.deep.equal(['a', 'b', 'c', 'd'])
     })
