@@ -39,33 +39,48 @@ export function secondsLeft (expiresAt: number, now: number): number {
  * of registrations: the bytes `Message.encode()` writes for the same
  * response (the tests compare them), without a message object and a BigInt
  * per registration, which cost a page of 100 a fifth of a DISCOVER's CPU.
+ * Two passes over the page, sizes then bytes, with no object per
+ * registration, and varints written inline: `uint8-varint`'s `encode()`, and
+ * the `encodingLength()` to step over what it wrote, were half the cost.
  */
 export function encodeDiscoverResponse (registrations: Registration[], cookie: Uint8Array, now: number): Uint8Array {
   // a page is usually of one namespace: encoded once
-  const namespaces = new Map<string, Uint8Array>()
-  const entries = registrations.map(registration => {
-    let ns = namespaces.get(registration.namespace)
+  let namespace = registrations[0]?.namespace ?? ''
+  let ns = utf8.encode(namespace)
+  const namespaces = new Array<Uint8Array>(registrations.length)
+  const ttls = new Array<number>(registrations.length)
+  const lengths = new Array<number>(registrations.length)
+  let responseLength = field(cookie.byteLength) +
+    // status OK and an empty statusText, both written: the schema's presence
+    2 + field(0)
 
-    if (ns == null) {
-      ns = utf8.encode(registration.namespace)
-      namespaces.set(registration.namespace, ns)
+  for (let i = 0; i < registrations.length; i++) {
+    const registration = registrations[i]
+
+    if (registration.namespace !== namespace) {
+      namespace = registration.namespace
+      ns = utf8.encode(namespace)
     }
 
     const ttl = secondsLeft(registration.expiresAt, now)
     const length = field(ns.byteLength) + field(registration.signedPeerRecord.byteLength) + 1 + varint.encodingLength(ttl)
-    return { ns, record: registration.signedPeerRecord, ttl, length }
-  })
+    namespaces[i] = ns
+    ttls[i] = ttl
+    lengths[i] = length
+    responseLength += field(length)
+  }
 
-  const responseLength = entries.reduce((sum, entry) => sum + field(entry.length), 0) +
-    field(cookie.byteLength) +
-    // status OK and an empty statusText, both written: the schema's presence
-    2 + field(0)
   const bytes = new Uint8Array(2 + field(responseLength))
   let offset = 0
 
   const writeVarint = (value: number): void => {
-    varint.encode(value, bytes, offset)
-    offset += varint.encodingLength(value)
+    // 32-bit shifts below 2^31, division above
+    while (value >= 0x80) {
+      bytes[offset++] = (value & 0x7f) | 0x80
+      value = value < 0x80000000 ? value >> 7 : Math.floor(value / 0x80)
+    }
+
+    bytes[offset++] = value
   }
   const writeField = (tag: number, value: Uint8Array): void => {
     writeVarint(tag)
@@ -79,13 +94,14 @@ export function encodeDiscoverResponse (registrations: Registration[], cookie: U
   writeVarint(TAG.messageDiscoverResponse)
   writeVarint(responseLength)
 
-  for (const entry of entries) {
+  for (let i = 0; i < registrations.length; i++) {
+    const registration = registrations[i]
     writeVarint(TAG.responseRegistration)
-    writeVarint(entry.length)
-    writeField(TAG.registerNs, entry.ns)
-    writeField(TAG.registerRecord, entry.record)
+    writeVarint(lengths[i])
+    writeField(TAG.registerNs, namespaces[i])
+    writeField(TAG.registerRecord, registration.signedPeerRecord)
     writeVarint(TAG.registerTtl)
-    writeVarint(entry.ttl)
+    writeVarint(ttls[i])
   }
 
   writeField(TAG.responseCookie, cookie)
