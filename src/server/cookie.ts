@@ -11,6 +11,11 @@ const SEQUENCE_LENGTH = 8
 const MAC_LENGTH = 16
 
 /**
+ * How many namespaces the codec remembers its latest cookie for
+ */
+const MAX_REMEMBERED_NAMESPACES = 1024
+
+/**
  * Bytes in a cookie: the sequence, then as text the version and the MAC in
  * unpadded base64url (22 characters for 16 bytes)
  */
@@ -37,15 +42,33 @@ export class CookieCodec {
    */
   private readonly keyed: ReturnType<typeof hmac.create>
 
+  /**
+   * The cookie last issued per namespace. Until a namespace changes, every
+   * client polling it is handed, and sends back, the same cookie, and every
+   * first page ends at the same registration: a MAC (about 4 µs, a few per
+   * cent of a DISCOVER) computed once for them all.
+   */
+  private readonly latest = new Map<string, { sequence: number, cookie: Uint8Array<ArrayBuffer> }>()
+
   constructor (secret: Uint8Array) {
     this.keyed = hmac.create(sha256, secret)
   }
 
   /**
-   * A cookie to resume after `sequence` in `namespace` (`''` for all)
+   * A cookie to resume after `sequence` in `namespace` (`''` for all). It
+   * may be the instance returned before: callers must not change it.
    */
   encode (namespace: string, sequence: number): Uint8Array<ArrayBuffer> {
-    return this.cookieFor(namespace, BigInt(sequence))
+    const latest = this.latest.get(namespace)
+
+    if (latest?.sequence === sequence) {
+      return latest.cookie
+    }
+
+    const cookie = this.cookieFor(namespace, BigInt(sequence))
+    this.remember(namespace, sequence, cookie)
+
+    return cookie
   }
 
   /**
@@ -58,9 +81,11 @@ export class CookieCodec {
     }
 
     const sequence = new DataView(cookie.buffer, cookie.byteOffset, cookie.byteLength).getBigUint64(0)
+    const latest = this.latest.get(namespace)
+    const expected = latest != null && BigInt(latest.sequence) === sequence ? latest.cookie : this.cookieFor(namespace, sequence)
 
     // the cookie this point would issue for that sequence, byte for byte
-    if (!constantTimeEquals(this.cookieFor(namespace, sequence), cookie)) {
+    if (!constantTimeEquals(expected, cookie)) {
       return undefined
     }
 
@@ -69,6 +94,15 @@ export class CookieCodec {
     }
 
     return Number(sequence)
+  }
+
+  private remember (namespace: string, sequence: number, cookie: Uint8Array<ArrayBuffer>): void {
+    if (this.latest.size >= MAX_REMEMBERED_NAMESPACES && !this.latest.has(namespace)) {
+      // the namespace first remembered of those held
+      this.latest.delete(this.latest.keys().next().value as string)
+    }
+
+    this.latest.set(namespace, { sequence, cookie })
   }
 
   private cookieFor (namespace: string, sequence: bigint): Uint8Array<ArrayBuffer> {

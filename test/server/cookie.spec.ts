@@ -1,6 +1,7 @@
 import { hmac } from '@noble/hashes/hmac.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { expect } from 'aegir/chai'
+import sinon from 'sinon'
 import { concat as uint8ArrayConcat } from 'uint8arrays/concat'
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { COOKIE_LENGTH, CookieCodec } from '../../src/server/cookie.ts'
@@ -198,5 +199,39 @@ describe('cookie codec', () => {
     expect(codec.decode('ns', forge(SECRET, 'ns', '1', max))).to.equal(Number.MAX_SAFE_INTEGER)
     expect(codec.decode('ns', forge(SECRET, 'ns', '1', max + 1n))).to.be.undefined()
     expect(codec.decode('ns', forge(SECRET, 'ns', '1', 2n ** 64n - 1n))).to.be.undefined()
+  })
+
+  it('computes the MAC once for the latest cookie of a namespace, issued and sent back', () => {
+    const macs = sinon.spy(codec as any, 'cookieFor')
+
+    const cookie = codec.encode('ns', 7)
+    expect(codec.encode('ns', 7)).to.equalBytes(cookie)
+    expect(codec.decode('ns', cookie)).to.equal(7)
+    expect(macs.callCount).to.equal(1)
+
+    // the namespace moves on: an older cookie is checked in full, and still valid
+    const next = codec.encode('ns', 8)
+    expect(next).to.not.equalBytes(cookie)
+    expect(codec.decode('ns', cookie)).to.equal(7)
+    expect(codec.decode('ns', next)).to.equal(8)
+    expect(macs.callCount).to.equal(3)
+
+    // the latest cookie of one namespace is no cookie of another
+    expect(codec.decode('other', next)).to.be.undefined()
+  })
+
+  it('remembers the latest cookie of at most 1024 namespaces', () => {
+    const issued = Array.from({ length: 1500 }, (_, index) => codec.encode(`ns-${index}`, index))
+
+    expect((codec as any).latest.size).to.equal(1024)
+    issued.forEach((cookie, index) => {
+      expect(codec.decode(`ns-${index}`, cookie)).to.equal(index)
+    })
+
+    // the first ones were forgotten: their MAC is computed again
+    const macs = sinon.spy(codec as any, 'cookieFor')
+    expect(codec.encode('ns-0', 0)).to.equalBytes(issued[0])
+    expect(codec.encode('ns-1499', 1499)).to.equalBytes(issued[1499])
+    expect(macs.callCount).to.equal(1)
   })
 })
