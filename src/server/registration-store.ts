@@ -189,6 +189,11 @@ export interface RegistrationStore {
    *
    * The registration must be durable when the promise resolves: the point
    * acknowledges it right after.
+   *
+   * `signedPeerRecord` may be a view into a larger buffer, the request as
+   * the point received it: a store that keeps the bytes keeps a copy, so
+   * that the buffer can go. (The point does not copy it first: the memory
+   * store, Redis and a datastore each copy it into their own form anyway.)
    */
   put(registration: NewRegistration, limits: RegistrationLimits, options?: AbortOptions): Promise<Registration>
 

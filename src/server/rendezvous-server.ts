@@ -728,8 +728,8 @@ export class RendezvousServer implements Startable {
     await this.store.put({
       peerId,
       namespace,
-      // copy: the decoded field is a view into the receive buffer
-      signedPeerRecord: signedPeerRecord.slice(),
+      // a view into the request as received: the store copies what it keeps
+      signedPeerRecord,
       expiresAt: now + ttlSeconds * SECOND,
       host: this.hosts.hostOf(connection.remoteAddr)
     }, this.limits)

@@ -172,6 +172,20 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
         }
       })
 
+      it('keeps a copy of a record handed in as a view into a larger buffer', async () => {
+        // how the point hands a record over: a view into the request
+        const received = Uint8Array.from({ length: 64 }, (_, i) => i + 1)
+        const record = received.subarray(8, 40)
+        const expected = record.slice()
+
+        await store.put(registration('peer-a', 'ns', { record }), ROOMY_LIMITS)
+        received.fill(0)
+
+        const [found] = await list('ns')
+        expect(found.signedPeerRecord).to.equalBytes(expected)
+        expect(found.signedPeerRecord.buffer).to.not.equal(received.buffer)
+      })
+
       it('never confuses (peer, namespace) pairs that concatenate alike', async () => {
         await store.put(registration('peer:a', 'b'), ROOMY_LIMITS)
         await store.put(registration('peer', 'a:b'), ROOMY_LIMITS)
