@@ -52,7 +52,7 @@ export type { DatastoreRegistrationStoreInit, DatastoreRegistrationStoreComponen
 export type { MemoryRegistrationStoreInit } from './server/memory-store.ts'
 export { registrationBytes, namespaceBytes, overLimit } from './server/registration-store.ts'
 export type { LimitRefusal } from './server/registration-store.ts'
-export type { Registration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
+export type { Registration, HeldRegistration, NewRegistration, RegistrationLimits, DiscoverQuery, DiscoverPage, RegistrationStore } from './server/registration-store.ts'
 export type { RendezvousServer, RendezvousServerComponents, RendezvousServerInit }
 export type { Rendezvous, RendezvousComponents, RendezvousInit }
 export type { RegisterOptions, DiscoverOptions, DiscoveredPeer, RendezvousPointInit, PeerFilter, RecordFormat } from './client/rendezvous-discovery.ts'

@@ -4,7 +4,7 @@ import { InternalError } from '../errors.ts'
 import { StoredRegistration } from '../pb/store.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
 import type { MemoryRegistrationStoreInit } from './memory-store.ts'
-import type { DiscoverPage, DiscoverQuery, NewRegistration, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
+import type { DiscoverPage, DiscoverQuery, HeldRegistration, NewRegistration, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
@@ -177,6 +177,10 @@ export class DatastoreRegistrationStore implements RegistrationStore {
 
   async discover (query: DiscoverQuery): Promise<DiscoverPage> {
     return this.memory.discover(query)
+  }
+
+  async discoverHeld (query: DiscoverQuery): Promise<DiscoverPage<HeldRegistration>> {
+    return this.memory.discoverHeld(query)
   }
 
   holdsRecord (peerId: string, signedPeerRecord: Uint8Array, now: number): boolean {

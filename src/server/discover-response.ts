@@ -1,6 +1,7 @@
 import * as varint from 'uint8-varint'
 import { SECOND } from '../constants.ts'
-import type { Registration } from './registration-store.ts'
+import { stringWriter } from './byte-strings.ts'
+import type { HeldRegistration } from './registration-store.ts'
 
 /**
  * Field tags of `rendezvous.proto`: (field number << 3) | wire type, where
@@ -41,9 +42,10 @@ export function secondsLeft (expiresAt: number, now: number): number {
  * per registration, which cost a page of 100 a fifth of a DISCOVER's CPU.
  * Two passes over the page, sizes then bytes, with no object per
  * registration, and varints written inline: `uint8-varint`'s `encode()`, and
- * the `encodingLength()` to step over what it wrote, were half the cost.
+ * the `encodingLength()` to step over what it wrote, were half the cost. A
+ * record held as a string of one character per byte is written from it.
  */
-export function encodeDiscoverResponse (registrations: Registration[], cookie: Uint8Array, now: number): Uint8Array {
+export function encodeDiscoverResponse (registrations: HeldRegistration[], cookie: Uint8Array, now: number): Uint8Array {
   // a page is usually of one namespace: encoded once
   let namespace = registrations[0]?.namespace ?? ''
   let ns = utf8.encode(namespace)
@@ -63,7 +65,7 @@ export function encodeDiscoverResponse (registrations: Registration[], cookie: U
     }
 
     const ttl = secondsLeft(registration.expiresAt, now)
-    const length = field(ns.byteLength) + field(registration.signedPeerRecord.byteLength) + 1 + varint.encodingLength(ttl)
+    const length = field(ns.byteLength) + field(recordLength(registration.signedPeerRecord)) + 1 + varint.encodingLength(ttl)
     namespaces[i] = ns
     ttls[i] = ttl
     lengths[i] = length
@@ -71,6 +73,7 @@ export function encodeDiscoverResponse (registrations: Registration[], cookie: U
   }
 
   const bytes = new Uint8Array(2 + field(responseLength))
+  const writeString = stringWriter(bytes)
   let offset = 0
 
   const writeVarint = (value: number): void => {
@@ -82,11 +85,17 @@ export function encodeDiscoverResponse (registrations: Registration[], cookie: U
 
     bytes[offset++] = value
   }
-  const writeField = (tag: number, value: Uint8Array): void => {
+  const writeField = (tag: number, value: Uint8Array | string): void => {
     writeVarint(tag)
-    writeVarint(value.byteLength)
-    bytes.set(value, offset)
-    offset += value.byteLength
+
+    if (typeof value === 'string') {
+      writeVarint(value.length)
+      offset += writeString(value, offset)
+    } else {
+      writeVarint(value.byteLength)
+      bytes.set(value, offset)
+      offset += value.byteLength
+    }
   }
 
   writeVarint(TAG.messageType)
@@ -113,6 +122,14 @@ export function encodeDiscoverResponse (registrations: Registration[], cookie: U
 }
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * The bytes in a record, held as bytes or as a string of one character per
+ * byte
+ */
+function recordLength (record: Uint8Array | string): number {
+  return typeof record === 'string' ? record.length : record.byteLength
+}
 
 /**
  * The encoded size of a length-delimited field of `length` bytes with a

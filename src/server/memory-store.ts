@@ -6,7 +6,7 @@ import { ExpiryHeap } from './expiry-heap.ts'
 import { namespaceBytes, overLimit, registrationBytes } from './registration-store.ts'
 import { SequenceIndex } from './sequence-index.ts'
 import { VacancyMap } from './vacancy-map.ts'
-import type { DiscoverPage, DiscoverQuery, NewRegistration, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
+import type { DiscoverPage, DiscoverQuery, HeldRegistration, NewRegistration, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { RepeatingTask } from '@libp2p/utils'
 
 export interface MemoryRegistrationStoreInit {
@@ -535,12 +535,30 @@ export class MemoryRegistrationStore implements RegistrationStore {
   }
 
   async discover (query: DiscoverQuery): Promise<DiscoverPage> {
+    const { found, cursor } = this.page(query)
+    return { registrations: this.toRegistrations(found), cursor }
+  }
+
+  /**
+   * `discover()` with the records as the strings the store holds: a page
+   * without an `ArrayBuffer` of records and a view of each
+   */
+  async discoverHeld (query: DiscoverQuery): Promise<DiscoverPage<HeldRegistration>> {
+    const { found, cursor } = this.page(query)
+    const registrations = found.map(({ namespace, expiresAt, record }) => ({ namespace, expiresAt: expiresAt + this.epoch, signedPeerRecord: record }))
+    return { registrations, cursor }
+  }
+
+  /**
+   * The registrations of a DISCOVER page, and its cursor
+   */
+  private page (query: DiscoverQuery): { found: StoredRegistration[], cursor: number } {
     const index = query.namespace == null ? this.all : this.byNamespace.get(query.namespace)
     const found: StoredRegistration[] = []
     let cursor = query.after
 
     if (index == null || query.limit <= 0) {
-      return { registrations: [], cursor }
+      return { found, cursor }
     }
 
     const now = query.now - this.epoch
@@ -562,7 +580,7 @@ export class MemoryRegistrationStore implements RegistrationStore {
       }
     }
 
-    return { registrations: this.toRegistrations(found), cursor }
+    return { found, cursor }
   }
 
   /**

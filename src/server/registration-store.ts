@@ -154,16 +154,31 @@ export interface DiscoverQuery {
   now: number
 }
 
-export interface DiscoverPage {
+export interface DiscoverPage<R = Registration> {
   /**
    * Live registrations in ascending sequence order
    */
-  registrations: Registration[]
+  registrations: R[]
 
   /**
    * The sequence to pass as `after` for the next page or poll
    */
   cursor: number
+}
+
+/**
+ * A registration of a page as a DISCOVER response needs it, its record in
+ * the form the store holds it: bytes, or a string of one character per byte
+ */
+export interface HeldRegistration {
+  namespace: string
+
+  /**
+   * When the registration lapses, in ms since the epoch
+   */
+  expiresAt: number
+
+  signedPeerRecord: Uint8Array | string
 }
 
 /**
@@ -208,6 +223,14 @@ export interface RegistrationStore {
    * O(limit + log n)
    */
   discover(query: DiscoverQuery, options?: AbortOptions): Promise<DiscoverPage>
+
+  /**
+   * `discover()`, each record in the form the store holds it. Optional: a
+   * store that keeps records as strings of one character per byte (the
+   * memory store) lets the point write them into its response without first
+   * copying each into bytes of its own.
+   */
+  discoverHeld?(query: DiscoverQuery, options?: AbortOptions): Promise<DiscoverPage<HeldRegistration>>
 
   /**
    * How many registrations are stored (expired ones not yet reclaimed may be

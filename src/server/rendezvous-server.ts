@@ -22,7 +22,7 @@ import { checkExemptHosts, defaultMaxRegistrationsPerHost, HostRules } from './h
 import { LegacyRecordClients } from './legacy-clients.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
 import type { PeerRecordFormat, SignatureVerifier } from '../signed-peer-record.ts'
-import type { DiscoverPage, DiscoverQuery, LimitRefusal, Registration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
+import type { DiscoverPage, DiscoverQuery, HeldRegistration, LimitRefusal, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { ComponentLogger, Connection, Counter, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -749,7 +749,7 @@ export class RendezvousServer implements Startable {
    * The page and cookie that answer a DISCOVER, and the time the page was
    * read at, for the TTLs left
    */
-  private async discover (request: Message.Discover, legacyRecordsOnly: boolean): Promise<{ registrations: Registration[], cookie: Uint8Array, now: number }> {
+  private async discover (request: Message.Discover, legacyRecordsOnly: boolean): Promise<{ registrations: HeldRegistration[], cookie: Uint8Array, now: number }> {
     const namespace = this.checkNamespace(request.ns)
     const limit = request.limit == null || request.limit === 0n || request.limit > BigInt(this.maxDiscoverLimit)
       ? this.maxDiscoverLimit
@@ -779,7 +779,9 @@ export class RendezvousServer implements Startable {
       limit,
       now
     }
-    const page = legacyRecordsOnly ? await this.legacyRecordsPage(query) : await this.store.discover(query)
+    const page = legacyRecordsOnly
+      ? await this.legacyRecordsPage(query)
+      : await (this.store.discoverHeld?.(query) ?? this.store.discover(query))
 
     return { registrations: page.registrations, cookie: cookies.encode(namespace, page.cursor), now }
   }

@@ -1,6 +1,7 @@
 import { expect } from 'aegir/chai'
 import fc from 'fast-check'
 import { Message } from '../../src/pb/rendezvous.ts'
+import { bytesToString } from '../../src/server/byte-strings.ts'
 import { encodeDiscoverResponse, secondsLeft } from '../../src/server/discover-response.ts'
 import type { Registration } from '../../src/server/registration-store.ts'
 
@@ -42,6 +43,19 @@ describe('DISCOVER response encoding', () => {
   it('writes exactly the bytes of the protobuf codec', () => {
     fc.assert(fc.property(fc.array(registration, { maxLength: 120 }), fc.uint8Array({ maxLength: 300 }), (registrations, cookie) => {
       expect(encodeDiscoverResponse(registrations, cookie, NOW)).to.equalBytes(viaCodec(registrations, cookie, NOW))
+    }), { numRuns: 300 })
+  })
+
+  it('writes a record held as a string of one character per byte as the bytes it holds', () => {
+    const held = fc.tuple(registration, fc.boolean()).map(([registration, asString]) => ({
+      registration,
+      // the memory store's form, in some registrations of a page
+      held: { ...registration, signedPeerRecord: asString ? bytesToString(registration.signedPeerRecord) : registration.signedPeerRecord }
+    }))
+
+    fc.assert(fc.property(fc.array(held, { maxLength: 120 }), fc.uint8Array({ maxLength: 300 }), (page, cookie) => {
+      const encoded = encodeDiscoverResponse(page.map(entry => entry.held), cookie, NOW)
+      expect(encoded).to.equalBytes(viaCodec(page.map(entry => entry.registration), cookie, NOW))
     }), { numRuns: 300 })
   })
 

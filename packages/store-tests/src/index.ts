@@ -529,6 +529,40 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
 
         expect(names(await list('ns', 0, 3, NOW + 1000))).to.deep.equal(['live-0/ns', 'live-1/ns', 'live-2/ns'])
       })
+
+      it('lists with discoverHeld what discover lists, each record as bytes or one character per byte, when it can', async () => {
+        const discoverHeld = store.discoverHeld?.bind(store)
+
+        if (discoverHeld == null) {
+          return
+        }
+
+        // every byte value, records of several lengths, two namespaces,
+        // a refresh, a deletion and registrations lapsing
+        for (let i = 0; i < 6; i++) {
+          const record = Uint8Array.from({ length: 1 + i * 60 }, (_, j) => (j * 37 + i) & 0xff)
+          await store.put(registration(`peer-${i}`, i % 2 === 0 ? 'even' : 'odd', { record, ttl: i < 2 ? 1000 : TTL }), ROOMY_LIMITS)
+        }
+
+        await store.put(registration('peer-3', 'odd', { record: Uint8Array.from([255, 0, 128]) }), ROOMY_LIMITS)
+        await store.delete('peer-4', 'even')
+
+        const bytesOf = (record: Uint8Array | string): Uint8Array => typeof record === 'string' ? Uint8Array.from(record, char => char.charCodeAt(0)) : record
+
+        for (const namespace of ['even', 'odd', undefined, 'none']) {
+          for (const [after, limit, now] of [[0, 1000, NOW], [0, 2, NOW], [3, 1000, NOW], [0, 1000, NOW + 1000], [0, 0, NOW]]) {
+            const query = { namespace, after, limit, now }
+            const page = await store.discover(query)
+            const held = await discoverHeld(query)
+
+            expect(held.cursor).to.equal(page.cursor, JSON.stringify(query))
+            expect(held.registrations.map(r => [r.namespace, r.expiresAt])).to.deep.equal(page.registrations.map(r => [r.namespace, r.expiresAt]), JSON.stringify(query))
+            held.registrations.forEach((registration, index) => {
+              expect(bytesOf(registration.signedPeerRecord)).to.equalBytes(page.registrations[index].signedPeerRecord)
+            })
+          }
+        }
+      })
     })
   })
 }
