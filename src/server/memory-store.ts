@@ -541,9 +541,15 @@ export class MemoryRegistrationStore implements RegistrationStore {
 
   /**
    * `discover()` with the records as the strings the store holds: a page
-   * without an `ArrayBuffer` of records and a view of each
+   * without an `ArrayBuffer` of records and a view of each. A subclass that
+   * changes `discover()` (to filter, count or log its pages) keeps its say
+   * over every page: this then lists through it.
    */
   async discoverHeld (query: DiscoverQuery): Promise<DiscoverPage<HeldRegistration>> {
+    if (this.discover !== MemoryRegistrationStore.prototype.discover) {
+      return this.discover(query)
+    }
+
     const { found, cursor } = this.page(query)
     const registrations = found.map(({ namespace, expiresAt, record }) => ({ namespace, expiresAt: expiresAt + this.epoch, signedPeerRecord: record }))
     return { registrations, cursor }

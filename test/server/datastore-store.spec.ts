@@ -117,6 +117,34 @@ describe('datastore registration store', () => {
     expect(page.registrations).to.deep.equal([a, b])
   })
 
+  it('lists with discoverHeld the page of discover, and through the discover of a subclass that changes it', async () => {
+    const store = await startStore()
+    const a = await store.put(registration('peer-a', 'ns'), LIMITS)
+    await store.put(registration('peer-b', 'ns'), LIMITS)
+
+    const held = await store.discoverHeld({ namespace: 'ns', after: 0, limit: 1, now: Date.now() })
+    expect(held.registrations).to.deep.equal([{ namespace: 'ns', expiresAt: a.expiresAt, signedPeerRecord: '\x01\x02\x03' }])
+    expect(held.cursor).to.equal(a.sequence)
+
+    class Counting extends DatastoreRegistrationStore {
+      discovers = 0
+
+      async discover (...args: Parameters<DatastoreRegistrationStore['discover']>): ReturnType<DatastoreRegistrationStore['discover']> {
+        this.discovers++
+        return super.discover(...args)
+      }
+    }
+
+    const counting = new Counting({ datastore: new HeldDatastore(), logger: defaultLogger() })
+    await counting.start()
+    stores.push(counting)
+    await counting.put(registration('peer-a', 'ns'), LIMITS)
+
+    const page = await counting.discoverHeld({ namespace: 'ns', after: 0, limit: 10, now: Date.now() })
+    expect(counting.discovers).to.equal(1)
+    expect(page.registrations).to.have.lengthOf(1)
+  })
+
   it('keeps sequences increasing across a restart, so old cookies see only what is new', async () => {
     const first = await startStore()
     const a = await first.put(registration('peer-a', 'ns'), LIMITS)

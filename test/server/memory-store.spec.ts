@@ -513,6 +513,31 @@ describe('memory registration store', () => {
       e1 = await store.put(registration('peer-e', 'ns-1'), LIMITS)
     })
 
+    it('lists with discoverHeld the records as the strings it holds, the page of discover', async () => {
+      const held = await store.discoverHeld({ namespace: 'ns-1', after: 0, limit: 2, now: NOW })
+
+      expect(held.registrations).to.deep.equal([a1, c1].map(({ namespace, expiresAt }) => ({ namespace, expiresAt, signedPeerRecord: '\x01\x02\x03\x04' })))
+      expect(held.cursor).to.equal(c1.sequence)
+    })
+
+    it('lists with discoverHeld through the discover of a subclass that changes it', async () => {
+      class Filtered extends MemoryRegistrationStore {
+        async discover (...args: Parameters<MemoryRegistrationStore['discover']>): ReturnType<MemoryRegistrationStore['discover']> {
+          const page = await super.discover(...args)
+          return { ...page, registrations: page.registrations.filter(registration => registration.peerId !== 'peer-c') }
+        }
+      }
+
+      const filtered = new Filtered()
+      await filtered.put(registration('peer-a', 'ns-1'), LIMITS)
+      const c = await filtered.put(registration('peer-c', 'ns-1'), LIMITS)
+
+      const held = await filtered.discoverHeld({ namespace: 'ns-1', after: 0, limit: 10, now: NOW })
+      expect(held.registrations.map(registration => (registration as Registration).peerId)).to.deep.equal(['peer-a'])
+      expect(held.cursor).to.equal(c.sequence)
+      filtered.stop()
+    })
+
     it('lists one namespace in sequence order', async () => {
       const page = await store.discover({ namespace: 'ns-1', after: 0, limit: 100, now: NOW })
 
