@@ -50,6 +50,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { byteStream, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
 import { sealPeerRecord } from '../dist/src/signed-peer-record.js'
@@ -90,7 +91,7 @@ async function startClient (global, workload) {
     }
   }
 
-  return { node, global, records, fresh, freshNext: 0, connection: undefined }
+  return { node, global, records, fresh, registerRequests: [], registerNext: 0, connection: undefined }
 }
 
 function registerRequest (ns, record, ttl) {
@@ -112,6 +113,13 @@ function problem (workload, bytes) {
     return bytes.byteLength === workload.responseLength ? undefined : `${bytes.byteLength} bytes instead of ${workload.responseLength}`
   }
 
+  // the same bytes as a response already checked are right too: a point
+  // answers each of a workload's REGISTERs alike, and decoding them all
+  // would count this process's work against the point, in a CPU it shares
+  if (workload.checked != null && uint8ArrayEquals(bytes, workload.checked)) {
+    return undefined
+  }
+
   const message = Message.decode(bytes)
   const response = workload.kind === 'register' ? message.registerResponse : message.discoverResponse
 
@@ -127,6 +135,10 @@ function problem (workload, bytes) {
   if (workload.kind === 'discover' && response.registrations.length !== workload.expect) {
     return `${response.registrations.length} registrations instead of ${workload.expect}`
   }
+
+  if (workload.kind === 'register') {
+    workload.checked = bytes.slice()
+  }
 }
 
 /**
@@ -139,17 +151,22 @@ function nextRequest (client, workload) {
     case 'discover':
       return workload.request
     case 'register': {
-      if (workload.record === 'same') {
-        return registerRequest(workload.ns, client.records[workload.format], workload.ttl)
-      }
-
-      const pool = client.fresh[workload.format]
-      client.freshNext = (client.freshNext + 1) % pool.length
-      return registerRequest(workload.ns, pool[client.freshNext], workload.ttl)
+      const requests = client.registerRequests
+      client.registerNext = (client.registerNext + 1) % requests.length
+      return requests[client.registerNext]
     }
     default:
       throw new Error(`unknown workload ${workload.kind}`)
   }
+}
+
+/**
+ * A client's REGISTERs of a workload, encoded once before it starts, as the
+ * echo floor's request is: its own record, or each of its fresh ones in turn
+ */
+function registerRequests (client, workload) {
+  const records = workload.record === 'same' ? [client.records[workload.format]] : client.fresh[workload.format]
+  return records.map(record => registerRequest(workload.ns, record, workload.ttl))
 }
 
 /**
@@ -252,6 +269,12 @@ async function drive (command) {
   const protocol = workload.protocol
   const deadline = performance.now() + command.ms
   const active = sets.main.slice(0, WORKLOAD_CLIENTS).filter(client => client.connection != null)
+
+  if (workload.kind === 'register') {
+    for (const client of active) {
+      client.registerRequests = registerRequests(client, workload)
+    }
+  }
 
   await Promise.all(active.flatMap(client => Array.from({ length: command.inflight }, async () => {
     let messages
