@@ -115,6 +115,29 @@ describe('abuse of a rendezvous point', () => {
       expect((await discover(peer, 'ns')).status).to.equal(ResponseStatus.OK)
     })
 
+    it('keeps a stream open while requests come within `timeout`, and closes it `timeout` after the last', async () => {
+      await startPoint({ timeout })
+      const peer = await newPeer()
+      const stream = await openRendezvousStream(peer.node, point)
+      const opened = Date.now()
+      let lastSent = opened
+
+      // a request every third of `timeout`, for more than twice `timeout`:
+      // the stream outlives the first run of its idle timer, and the second
+      while (lastSent - opened < 2.5 * timeout) {
+        await new Promise(resolve => setTimeout(resolve, timeout / 3))
+        lastSent = Date.now()
+        const answer = await stream.request({ type: MessageType.DISCOVER, discover: { ns: 'ns' } })
+        expect(answer.discoverResponse?.status).to.equal(ResponseStatus.OK)
+      }
+
+      const { error } = await closed(stream.stream)
+      expect(error).to.have.property('name', 'StreamResetError')
+      // the point answered the last request after it was sent, and counts
+      // `timeout` from its answer
+      expect(Date.now() - lastSent).to.be.at.least(timeout)
+    })
+
     it('closes a stream that drips a frame a byte at a time, or sends only empty frames, as idle', async () => {
       await startPoint({ timeout })
       const peer = await newPeer()
