@@ -175,7 +175,9 @@ export class MemoryRegistrationStore implements RegistrationStore {
     return this.storedBytes
   }
 
-  async put (registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
+  // typed as the interface's, so that a subclass may still override it with
+  // an async method
+  put (registration: NewRegistration, limits: RegistrationLimits): Registration | Promise<Registration> {
     return this.putSync(registration, limits)
   }
 

@@ -202,15 +202,17 @@ export interface RegistrationStore {
    * refused write leaves every live registration as it was (it may reclaim
    * expired ones).
    *
-   * The registration must be durable when the promise resolves: the point
-   * acknowledges it right after.
+   * The registration must be durable when `put()` returns, or when its
+   * promise resolves: the point acknowledges it right after. A store that
+   * decides without I/O (the memory store) may return the registration, or
+   * throw, at once: the point then answers without waiting for a promise.
    *
    * `signedPeerRecord` may be a view into a larger buffer, the request as
    * the point received it: a store that keeps the bytes keeps a copy, so
    * that the buffer can go. (The point does not copy it first: the memory
    * store, Redis and a datastore each copy it into their own form anyway.)
    */
-  put(registration: NewRegistration, limits: RegistrationLimits, options?: AbortOptions): Promise<Registration>
+  put(registration: NewRegistration, limits: RegistrationLimits, options?: AbortOptions): Registration | Promise<Registration>
 
   /**
    * Removes the registration of (`peerId`, `namespace`); a no-op when there

@@ -49,6 +49,14 @@ describe('memory registration store', () => {
   }
 
   describe('put', () => {
+    it('answers at once: the registration, or the refusal thrown, never a promise', () => {
+      // the point answers a REGISTER without waiting a turn only then
+      const written = store.put(registration('peer-a', 'ns'), LIMITS)
+      expect(written).to.not.be.an.instanceOf(Promise)
+      expect(written).to.have.property('peerId', 'peer-a')
+      expect(() => store.put(registration('peer-a', 'other'), { ...LIMITS, maxRegistrationsPerPeer: 1 })).to.throw(NotAuthorizedError)
+    })
+
     it('returns the registration with a sequence', async () => {
       const put = await store.put(registration('peer-a', 'ns', NOW + 5000), LIMITS)
 
@@ -194,7 +202,7 @@ describe('memory registration store', () => {
 
       expect(store.count()).to.equal(1)
       expect(await everything()).to.deep.equal([refreshed])
-      await expect(store.put(registration('peer-a', 'ns-4'), { ...LIMITS, maxRegistrationsPerPeer: 1 })).to.eventually.be.rejected.with.property('name', NotAuthorizedError.name)
+      expect(() => store.put(registration('peer-a', 'ns-4'), { ...LIMITS, maxRegistrationsPerPeer: 1 })).to.throw().with.property('name', NotAuthorizedError.name)
 
       await store.delete('peer-a', 'ns-2')
       expect(store.count()).to.equal(0)
@@ -233,7 +241,7 @@ describe('memory registration store', () => {
       await store.put(registration('peer-a', 'ns-1'), limits)
       await store.put(registration('peer-a', 'ns-2'), limits)
 
-      await expect(store.put(registration('peer-a', 'ns-3'), limits)).to.eventually.be.rejectedWith(NotAuthorizedError)
+      expect(() => store.put(registration('peer-a', 'ns-3'), limits)).to.throw(NotAuthorizedError)
 
       expect(store.count()).to.equal(2)
       expect(await everything('ns-3')).to.be.empty()
@@ -250,8 +258,8 @@ describe('memory registration store', () => {
       await store.put(registration('peer-b', 'ns'), limits)
       await store.put(registration('peer-c', 'ns'), limits)
 
-      await expect(store.put(registration('peer-d', 'ns'), limits)).to.eventually.be.rejectedWith(UnavailableError)
-      await expect(store.put(registration('peer-a', 'other'), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect(() => store.put(registration('peer-d', 'ns'), limits)).to.throw(UnavailableError)
+      expect(() => store.put(registration('peer-a', 'other'), limits)).to.throw(UnavailableError)
 
       expect(store.count()).to.equal(3)
       expect((await everything()).map(key)).to.deep.equal(['peer-a/ns', 'peer-b/ns', 'peer-c/ns'])
@@ -267,15 +275,15 @@ describe('memory registration store', () => {
       expect(store.count()).to.equal(1)
       expect(await everything()).to.deep.equal([refreshed])
 
-      await expect(store.put(registration('peer-a', 'other'), limits)).to.eventually.be.rejectedWith(NotAuthorizedError)
-      await expect(store.put(registration('peer-b', 'ns'), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect(() => store.put(registration('peer-a', 'other'), limits)).to.throw(NotAuthorizedError)
+      expect(() => store.put(registration('peer-b', 'ns'), limits)).to.throw(UnavailableError)
     })
 
     it('frees a slot when a registration is deleted', async () => {
       const limits = { maxRegistrationsPerPeer: 1, maxRegistrations: 2, maxStoreBytes: 1024 ** 3, maxRegistrationsPerHost: 1_000_000 }
 
       await store.put(registration('peer-a', 'ns-1'), limits)
-      await expect(store.put(registration('peer-a', 'ns-2'), limits)).to.eventually.be.rejectedWith(NotAuthorizedError)
+      expect(() => store.put(registration('peer-a', 'ns-2'), limits)).to.throw(NotAuthorizedError)
 
       await store.delete('peer-a', 'ns-1')
       await store.put(registration('peer-a', 'ns-2'), limits)
@@ -287,7 +295,7 @@ describe('memory registration store', () => {
       const limits = { ...LIMITS, maxRegistrationsPerPeer: 1 }
 
       await store.put(registration('peer-a', 'ns-1', NOW + 100), limits)
-      await expect(store.put(registration('peer-a', 'ns-2'), limits)).to.eventually.be.rejectedWith(NotAuthorizedError)
+      expect(() => store.put(registration('peer-a', 'ns-2'), limits)).to.throw(NotAuthorizedError)
 
       // expiresAt <= now is expired
       clock.tick(100)
@@ -303,7 +311,7 @@ describe('memory registration store', () => {
 
       await store.put(registration('peer-a', 'ns', NOW + 100), limits)
       await store.put(registration('peer-b', 'ns', NOW + 5000), limits)
-      await expect(store.put(registration('peer-c', 'ns'), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect(() => store.put(registration('peer-c', 'ns'), limits)).to.throw(UnavailableError)
 
       clock.tick(100)
 
@@ -336,7 +344,7 @@ describe('memory registration store', () => {
       await store.put(registration('peer-b', 'ns'), limits)
 
       // peer-a's registration lapsed and its slot is taken
-      await expect(store.put(registration('peer-a', 'ns'), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect(() => store.put(registration('peer-a', 'ns'), limits)).to.throw(UnavailableError)
     })
   })
 
@@ -376,9 +384,9 @@ describe('memory registration store', () => {
       await store.put(sized('peer-b', 'ns', 500), limits)
       const bytes = store.bytes()
 
-      await expect(store.put(sized('peer-c', 'ns', 1), limits)).to.eventually.be.rejectedWith(UnavailableError, `its registrations may take at most ${limits.maxStoreBytes} bytes`)
+      expect(() => store.put(sized('peer-c', 'ns', 1), limits)).to.throw(UnavailableError, `its registrations may take at most ${limits.maxStoreBytes} bytes`)
       // a namespace of its own costs more still
-      await expect(store.put(sized('peer-b', 'other', 1), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect(() => store.put(sized('peer-b', 'other', 1), limits)).to.throw(UnavailableError)
 
       expect(store.bytes()).to.equal(bytes)
       expect((await everything()).map(key)).to.deep.equal(['peer-a/ns', 'peer-b/ns'])
@@ -393,7 +401,7 @@ describe('memory registration store', () => {
       const smaller = await store.put(sized('peer-b', 'ns', 900), limits)
 
       // 100 bytes are free now: peer-a may grow by as much, not more
-      await expect(store.put(sized('peer-a', 'ns', 1101), limits)).to.eventually.be.rejectedWith(UnavailableError)
+      expect(() => store.put(sized('peer-a', 'ns', 1101), limits)).to.throw(UnavailableError)
       expect(await everything()).to.deep.equal([same, smaller])
 
       const grown = await store.put(sized('peer-a', 'ns', 1100), limits)

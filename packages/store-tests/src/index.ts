@@ -86,6 +86,14 @@ function names (registrations: Registration[]): string[] {
 /**
  * Defines the suite in the current mocha `describe`
  */
+/**
+ * `store.put()` as a promise: a store may answer at once, or throw, as the
+ * memory store does, or return a promise
+ */
+async function attemptPut (store: RegistrationStore, registration: NewRegistration, limits: RegistrationLimits): Promise<Registration> {
+  return store.put(registration, limits)
+}
+
 export function registrationStoreTests <S extends RegistrationStore> (test: RegistrationStoreTestSetup<S>): void {
   describe('registration store', function () {
     this.timeout(30_000)
@@ -202,7 +210,7 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
         await store.put(registration('peer-a', 'one'), limits)
         await store.put(registration('peer-a', 'two'), limits)
 
-        await expect(store.put(registration('peer-a', 'three'), limits)).to.eventually.be.rejected
+        await expect(attemptPut(store, registration('peer-a', 'three'), limits)).to.eventually.be.rejected
           .with.property('name', NotAuthorizedError.name)
         // another peer is not affected
         await store.put(registration('peer-b', 'three'), limits)
@@ -214,7 +222,7 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
         await store.put(registration('peer-a', 'ns'), limits)
         await store.put(registration('peer-b', 'ns'), limits)
 
-        await expect(store.put(registration('peer-c', 'ns'), limits)).to.eventually.be.rejected
+        await expect(attemptPut(store, registration('peer-c', 'ns'), limits)).to.eventually.be.rejected
           .with.property('name', UnavailableError.name)
         expect(await store.count()).to.equal(2)
       })
@@ -261,10 +269,10 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
         await store.put(registration('peer-a', 'ns', { record }), limits)
         await store.put(registration('peer-b', 'ns', { record }), limits)
 
-        await expect(store.put(registration('peer-c', 'ns', { record }), limits)).to.eventually.be.rejected
+        await expect(attemptPut(store, registration('peer-c', 'ns', { record }), limits)).to.eventually.be.rejected
           .with.property('name', UnavailableError.name)
         // nor a smaller one: the budget is spent
-        await expect(store.put(registration('peer-c', 'ns', { record: new Uint8Array(50) }), limits)).to.eventually.be.rejected
+        await expect(attemptPut(store, registration('peer-c', 'ns', { record: new Uint8Array(50) }), limits)).to.eventually.be.rejected
           .with.property('name', UnavailableError.name)
         expect(await store.count()).to.equal(2)
       })
@@ -277,7 +285,7 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
         }
 
         // a new namespace costs its own share
-        await expect(store.put(registration('d', 'other', { record: new Uint8Array(1) }), { ...limits, maxStoreBytes: room(3, 10) + registrationBytes(1) })).to.eventually.be.rejected
+        await expect(attemptPut(store, registration('d', 'other', { record: new Uint8Array(1) }), { ...limits, maxStoreBytes: room(3, 10) + registrationBytes(1) })).to.eventually.be.rejected
           .with.property('name', UnavailableError.name)
       })
 
@@ -289,7 +297,7 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
         await store.put(registration('peer-a', 'ns', { record: new Uint8Array(60).fill(2) }), limits)
 
         // it shrank by 40 bytes: it may grow back by 40, not by 41
-        await expect(store.put(registration('peer-a', 'ns', { record: new Uint8Array(101).fill(3) }), limits)).to.eventually.be.rejected
+        await expect(attemptPut(store, registration('peer-a', 'ns', { record: new Uint8Array(101).fill(3) }), limits)).to.eventually.be.rejected
           .with.property('name', UnavailableError.name)
         // refused, it stays as it was
         expect((await list('ns'))[0].signedPeerRecord).to.equalBytes(new Uint8Array(60).fill(2))
@@ -319,7 +327,7 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
           await store.put(registration(peer, namespace, { host: HOST }), limits)
         }
 
-        const refused = await store.put(registration('c', 'x', { host: HOST }), limits).catch(err => err)
+        const refused = await attemptPut(store, registration('c', 'x', { host: HOST }), limits).catch(err => err)
         expect(refused).to.have.property('name', UnavailableError.name)
         expect(refused).to.have.property('limit', 'maxRegistrationsPerHost')
         expect(refused.statusText).to.include(HOST)
@@ -339,7 +347,7 @@ export function registrationStoreTests <S extends RegistrationStore> (test: Regi
         await store.put(registration('a', 'x', { host: OTHER_HOST }), limits)
         await store.put(registration('b', 'x', { host: OTHER_HOST }), limits)
 
-        await expect(store.put(registration('c', 'x', { host: HOST }), limits)).to.eventually.be.rejected
+        await expect(attemptPut(store, registration('c', 'x', { host: HOST }), limits)).to.eventually.be.rejected
           .with.property('limit', 'maxRegistrationsPerHost')
       })
 
