@@ -713,7 +713,7 @@ export class RendezvousServer implements Startable {
 
     // a store that answers at once is not awaited, here and in put(): on a
     // stream of REGISTERs, awaiting the memory store's answers cost the point
-    // about 1.5 µs a request (BENCHMARKS.md)
+    // 0.6 to 1.5 µs a request (BENCHMARKS.md)
     const held = this.store.holdsRecord?.(peerId, signedPeerRecord, now)
 
     if ((isPromise(held) ? await held : held) !== true) {

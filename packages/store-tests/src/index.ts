@@ -84,9 +84,6 @@ function names (registrations: Registration[]): string[] {
 }
 
 /**
- * Defines the suite in the current mocha `describe`
- */
-/**
  * `store.put()` as a promise: a store may answer at once, or throw, as the
  * memory store does, or return a promise
  */
@@ -94,6 +91,9 @@ async function attemptPut (store: RegistrationStore, registration: NewRegistrati
   return store.put(registration, limits)
 }
 
+/**
+ * Defines the suite in the current mocha `describe`
+ */
 export function registrationStoreTests <S extends RegistrationStore> (test: RegistrationStoreTestSetup<S>): void {
   describe('registration store', function () {
     this.timeout(30_000)
