@@ -21,6 +21,7 @@ import { encodeDiscoverResponse } from './discover-response.ts'
 import { checkExemptHosts, defaultMaxRegistrationsPerHost, HostRules } from './host.ts'
 import { LegacyRecordClients } from './legacy-clients.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
+import { RestartableTimer } from './restartable-timer.ts'
 import type { PeerRecordFormat, SignatureVerifier } from '../signed-peer-record.ts'
 import type { DiscoverPage, DiscoverQuery, HeldRegistration, LimitRefusal, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { ComponentLogger, Connection, Counter, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
@@ -467,28 +468,37 @@ export class RendezvousServer implements Startable {
       maxBufferSize: Infinity,
       lengthDecoder: this.decodeLength
     })
-    let idleTimer: ReturnType<typeof setTimeout> | undefined
-    const resetIdleTimer = (): void => {
-      clearTimeout(idleTimer)
-      idleTimer = setTimeout(() => {
-        this.log('no request within %d ms on stream %s, closing it', this.timeout, stream.id)
-        stream.abort(new TimeoutError(`No request within ${this.timeout} ms`))
-      }, this.timeout)
-    }
+    // no request is cut short: the timer runs while one is answered, and
+    // goes off only once `timeout` has passed since the last was answered
+    let answering = false
+    const idleTimer = new RestartableTimer(() => {
+      if (answering) {
+        idleTimer.restart()
+        return
+      }
+
+      this.log('no request within %d ms on stream %s, closing it', this.timeout, stream.id)
+      stream.abort(new TimeoutError(`No request within ${this.timeout} ms`))
+    }, this.timeout)
 
     this.streams.add(stream)
-    resetIdleTimer()
 
     try {
       for await (const chunk of stream) {
         for (const frame of decoder.decode(chunk)) {
-          clearTimeout(idleTimer)
-          await this.answer(frame, stream, connection)
-          resetIdleTimer()
+          answering = true
+          const answered = this.answer(frame, stream, connection)
+
+          if (isPromise(answered)) {
+            await answered
+          }
+
+          answering = false
+          idleTimer.restart()
         }
       }
 
-      // the idle timer, armed after the last answer, bounds the close too
+      // the idle timer, restarted after the last answer, bounds the close too
       await stream.close()
     } catch (err: any) {
       // garbage, a malformed or oversized frame, or a stream closed or reset
@@ -496,17 +506,33 @@ export class RendezvousServer implements Startable {
       this.log('closing stream %s after error - %e', stream.id, err)
       stream.abort(err)
     } finally {
-      clearTimeout(idleTimer)
+      idleTimer.clear()
       this.streams.delete(stream)
     }
   }
 
   /**
-   * Handles one request frame and writes its response, if it has one
+   * Handles one request frame and writes its response, if it has one. Like
+   * every step of a REGISTER, it returns a promise only when it has to wait:
+   * a refresh at a store that answers at once then allocates no promise and
+   * no async frame, which on a stream of REGISTERs cost the point about 0.4
+   * µs and 1.5 KB a request (BENCHMARKS.md)
    */
-  private async answer (frame: Uint8ArrayList, stream: Stream, connection: Connection): Promise<void> {
-    const response = await this.handleMessage(Message.decode(frame), connection)
+  private answer (frame: Uint8ArrayList, stream: Stream, connection: Connection): void | Promise<void> {
+    const response = this.handleMessage(Message.decode(frame), connection)
 
+    if (isPromise(response)) {
+      return response.then(async response => { await this.send(response, stream) })
+    }
+
+    return this.send(response, stream)
+  }
+
+  /**
+   * Writes `response`, if there is one, and waits for the stream to drain
+   * when it must
+   */
+  private send (response: Response | undefined, stream: Stream): void | Promise<void> {
     if (response == null) {
       return
     }
@@ -515,7 +541,7 @@ export class RendezvousServer implements Startable {
     const bytes = response instanceof Uint8Array || response instanceof Uint8ArrayList ? response : framed(Message.encode(response))
 
     if (!stream.send(bytes)) {
-      await stream.onDrain({ signal: AbortSignal.timeout(this.timeout) })
+      return stream.onDrain({ signal: AbortSignal.timeout(this.timeout) })
     }
   }
 
@@ -523,9 +549,8 @@ export class RendezvousServer implements Startable {
    * The response to one request, or `undefined` for UNREGISTER. Throws when
    * the message is not a request at all.
    */
-  private async handleMessage (request: Message, connection: Connection): Promise<Message | Uint8Array | Uint8ArrayList | undefined> {
-    const remotePeer = connection.remotePeer
-    const overLimit = this.overRateLimit(remotePeer)
+  private handleMessage (request: Message, connection: Connection): Response | undefined | Promise<Response | undefined> {
+    const overLimit = this.overRateLimit(connection.remotePeer)
 
     // proto3 encoders (canvas-js) leave out a type of 0, and in the spec's
     // proto2 schema an absent enum reads as its first value: REGISTER
@@ -538,51 +563,68 @@ export class RendezvousServer implements Startable {
             throw overLimit
           }
 
-          const ttlSeconds = await this.register(request.register ?? {}, connection)
-          this.responses?.increment({ [Message.ResponseStatus.OK]: true })
-          return this.registerOk(ttlSeconds)
+          const ttlSeconds = this.register(request.register ?? {}, connection)
+
+          return isPromise(ttlSeconds)
+            ? ttlSeconds.then(ttlSeconds => this.registerGranted(ttlSeconds), err => this.registerRefused(err))
+            : this.registerGranted(ttlSeconds)
         } catch (err: any) {
-          const refusal = this.refusal(err)
-          this.responses?.increment({ [refusal.status]: true })
-          return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse: refusal }
+          return this.registerRefused(err)
         }
       }
       case Message.MessageType.DISCOVER: {
         this.requests?.increment({ discover: true })
-
-        try {
-          if (overLimit != null) {
-            throw overLimit
-          }
-
-          const answer = await this.discover(request.discover ?? {}, await this.legacyRecordClients.legacyOnly(connection))
-          this.responses?.increment({ [Message.ResponseStatus.OK]: true })
-          return framed(encodeDiscoverResponse(answer.registrations, answer.cookie, answer.now))
-        } catch (err: any) {
-          const refusal = this.refusal(err)
-          this.responses?.increment({ [refusal.status]: true })
-          return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [], ...refusal } }
-        }
+        return this.answerDiscover(request.discover ?? {}, connection, overLimit)
       }
       case Message.MessageType.UNREGISTER: {
         this.requests?.increment({ unregister: true })
-
-        if (overLimit != null) {
-          // the specification has no response to UNREGISTER, so nothing
-          // tells the peer: the request is dropped
-          this.log('unregister dropped, %p is over its rate limit', remotePeer)
-          return undefined
-        }
-
-        // the specification has no response to UNREGISTER, not even an error
-        await this.unregister(request.unregister ?? {}, remotePeer).catch(err => {
-          this.log('unregister failed - %e', err)
-        })
-        return undefined
+        return this.answerUnregister(request.unregister ?? {}, connection.remotePeer, overLimit)
       }
       default:
         throw new Error(`Unexpected message type ${request.type} in a request`)
     }
+  }
+
+  private registerGranted (ttlSeconds: number): Uint8Array {
+    this.responses?.increment({ [Message.ResponseStatus.OK]: true })
+    return this.registerOk(ttlSeconds)
+  }
+
+  private registerRefused (err: Error): Message {
+    const refusal = this.refusal(err)
+    this.responses?.increment({ [refusal.status]: true })
+    return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse: refusal }
+  }
+
+  private async answerDiscover (request: Message.Discover, connection: Connection, overLimit: UnavailableError | undefined): Promise<Response> {
+    try {
+      if (overLimit != null) {
+        throw overLimit
+      }
+
+      const answer = await this.discover(request, await this.legacyRecordClients.legacyOnly(connection))
+      this.responses?.increment({ [Message.ResponseStatus.OK]: true })
+      return framed(encodeDiscoverResponse(answer.registrations, answer.cookie, answer.now))
+    } catch (err: any) {
+      const refusal = this.refusal(err)
+      this.responses?.increment({ [refusal.status]: true })
+      return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [], ...refusal } }
+    }
+  }
+
+  /**
+   * The specification has no response to UNREGISTER, not even an error
+   */
+  private async answerUnregister (request: Message.Unregister, remotePeer: PeerId, overLimit: UnavailableError | undefined): Promise<undefined> {
+    if (overLimit != null) {
+      // nothing can tell the peer: the request is dropped
+      this.log('unregister dropped, %p is over its rate limit', remotePeer)
+      return
+    }
+
+    await this.unregister(request, remotePeer).catch(err => {
+      this.log('unregister failed - %e', err)
+    })
   }
 
   /**
@@ -680,11 +722,11 @@ export class RendezvousServer implements Startable {
   }
 
   /**
-   * Registers the peer on `connection` as `request` asks, and resolves with
-   * the TTL granted, in seconds
+   * Registers the peer on `connection` as `request` asks, and returns the TTL
+   * granted, in seconds: at once for a record this peer already registered
+   * at a store that answers at once, else in a promise
    */
-  private async register (request: Message.Register, connection: Connection): Promise<number> {
-    const remotePeer = connection.remotePeer
+  private register (request: Message.Register, connection: Connection): number | Promise<number> {
     const namespace = this.checkNamespace(request.ns)
 
     if (namespace === '') {
@@ -703,47 +745,62 @@ export class RendezvousServer implements Startable {
       throw new InvalidSignedPeerRecordError(`signed peer record is larger than ${this.maxRecordSize} bytes`)
     }
 
-    const peerId = remotePeer.toString()
-    const signedPeerRecord = request.signedPeerRecord ?? EMPTY
-    const now = Date.now()
+    const registration = {
+      peerId: connection.remotePeer.toString(),
+      namespace,
+      // a view into the request as received: the store copies what it keeps
+      signedPeerRecord: request.signedPeerRecord ?? EMPTY,
+      ttlSeconds: Math.floor(ttl / SECOND),
+      now: Date.now()
+    }
 
     // a record this peer already registered was verified then, and was
     // verified to be this peer's: the same bytes again need no second check
+    const held = this.store.holdsRecord?.(registration.peerId, registration.signedPeerRecord, registration.now)
+
+    if (held === true) {
+      return this.storeRegistration(registration, connection)
+    }
+
+    return this.verifyAndStore(registration, connection, held)
+  }
+
+  /**
+   * The rest of `register()` for a record the store may not hold: checks it
+   * unless the store says it holds it after all
+   */
+  private async verifyAndStore (registration: RequestedRegistration, connection: Connection, held: boolean | Promise<boolean> | undefined): Promise<number> {
     let format: PeerRecordFormat | undefined
 
-    // a store that answers at once is not awaited, here and in put(): on a
-    // stream of REGISTERs, awaiting the memory store's answers cost the point
-    // 0.6 to 1.5 µs a request (BENCHMARKS.md)
-    const held = this.store.holdsRecord?.(peerId, signedPeerRecord, now)
+    if (await held !== true) {
+      const opened = await openSignedPeerRecord(registration.signedPeerRecord, { verifySignature: this.verifySignature })
 
-    if ((isPromise(held) ? await held : held) !== true) {
-      const opened = await openSignedPeerRecord(signedPeerRecord, { verifySignature: this.verifySignature })
-
-      if (!opened.record.peerId.equals(remotePeer)) {
+      if (!opened.record.peerId.equals(connection.remotePeer)) {
         throw new NotAuthorizedError('peer record is of another peer than the one registering')
       }
 
       format = opened.format
     }
 
-    this.legacyRecordClients.registered(connection, signedPeerRecord, format)
+    return this.storeRegistration(registration, connection, format)
+  }
 
-    const ttlSeconds = Math.floor(ttl / SECOND)
+  /**
+   * Stores a checked registration; returns its TTL in seconds, in a promise
+   * when the store answers in one
+   */
+  private storeRegistration (registration: RequestedRegistration, connection: Connection, format?: PeerRecordFormat): number | Promise<number> {
+    this.legacyRecordClients.registered(connection, registration.signedPeerRecord, format)
 
     const written = this.store.put({
-      peerId,
-      namespace,
-      // a view into the request as received: the store copies what it keeps
-      signedPeerRecord,
-      expiresAt: now + ttlSeconds * SECOND,
+      peerId: registration.peerId,
+      namespace: registration.namespace,
+      signedPeerRecord: registration.signedPeerRecord,
+      expiresAt: registration.now + registration.ttlSeconds * SECOND,
       host: this.hosts.hostOf(connection.remoteAddr)
     }, this.limits)
 
-    if (isPromise(written)) {
-      await written
-    }
-
-    return ttlSeconds
+    return isPromise(written) ? written.then(() => registration.ttlSeconds) : registration.ttlSeconds
   }
 
   private async unregister (request: Message.Unregister, remotePeer: PeerId): Promise<void> {
@@ -837,6 +894,25 @@ export class RendezvousServer implements Startable {
 }
 
 const EMPTY = new Uint8Array(0)
+
+/**
+ * What a point answers a request with: a message, or bytes framed already
+ */
+type Response = Message | Uint8Array | Uint8ArrayList
+
+/**
+ * A REGISTER's checked fields, as `register()` passes them on
+ */
+interface RequestedRegistration {
+  peerId: string
+  namespace: string
+  signedPeerRecord: Uint8Array<ArrayBuffer>
+  ttlSeconds: number
+  /**
+   * When the request was taken, in ms since the epoch
+   */
+  now: number
+}
 
 /**
  * A response as it goes on the stream, after its length

@@ -15,6 +15,7 @@ import { InvalidOptionError, rendezvousServer } from '../../src/index.ts'
 import { Message } from '../../src/pb/rendezvous.ts'
 import { RendezvousServer } from '../../src/server/rendezvous-server.ts'
 import { createNode, newPrivateKey, openRendezvousStream, signedPeerRecord } from '../fixtures/nodes.ts'
+import { WatchedStore } from '../fixtures/watched-store.ts'
 import { closed, collect, concat, frame, lengthPrefixed, parseFrames } from './helpers.ts'
 import type { RendezvousServerInit } from '../../src/index.ts'
 import type { CounterGroup, Libp2p, Metrics, PeerId, PrivateKey, Stream } from '@libp2p/interface'
@@ -136,6 +137,28 @@ describe('abuse of a rendezvous point', () => {
       // the point answered the last request after it was sent, and counts
       // `timeout` from its answer
       expect(Date.now() - lastSent).to.be.at.least(timeout)
+    })
+
+    it('answers a request the store takes longer than `timeout` over, and closes the stream `timeout` after that answer', async () => {
+      const store = new WatchedStore()
+      await startPoint({ timeout, store })
+      const peer = await newPeer()
+      const stream = await openRendezvousStream(peer.node, point)
+      let openGate = (): void => {}
+      store.gate = new Promise<void>(resolve => { openGate = resolve })
+      const reachedStore = new Promise<void>(resolve => { store.onPut = resolve })
+
+      const answer = stream.request({ type: MessageType.REGISTER, register: { ns: 'ns', signedPeerRecord: peer.record } })
+      await reachedStore
+      // the idle timer goes off twice while the store holds the write
+      await new Promise(resolve => setTimeout(resolve, 2.5 * timeout))
+      openGate()
+
+      expect((await answer).registerResponse?.status).to.equal(ResponseStatus.OK)
+      const answered = Date.now()
+      const { error } = await closed(stream.stream)
+      expect(error).to.have.property('name', 'StreamResetError')
+      expect(Date.now() - answered).to.be.at.least(timeout - 1)
     })
 
     it('closes a stream that drips a frame a byte at a time, or sends only empty frames, as idle', async () => {
