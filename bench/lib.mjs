@@ -205,10 +205,29 @@ export async function serveCommands (run) {
  * @param {number} fallback - its default
  */
 export function positive (name, fallback) {
+  return integerAtLeast(1, name, fallback)
+}
+
+/**
+ * A non-negative integer from the environment variable `name`, or `fallback`
+ *
+ * @param {string} name - the variable
+ * @param {number} fallback - its default
+ */
+export function nonNegative (name, fallback) {
+  return integerAtLeast(0, name, fallback)
+}
+
+/**
+ * @param {number} min - the least value taken
+ * @param {string} name - the variable
+ * @param {number} fallback - its default
+ */
+function integerAtLeast (min, name, fallback) {
   const value = process.env[name] == null ? fallback : Number(process.env[name])
 
-  if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new Error(`${name} must be a positive integer`)
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new Error(`${name} must be an integer of at least ${min}`)
   }
 
   return value

@@ -51,7 +51,7 @@ import { PROTOCOL } from '../dist/src/constants.js'
 import { Message } from '../dist/src/pb/rendezvous.js'
 import { sealPeerRecord } from '../dist/src/signed-peer-record.js'
 import { pointsReport } from './points-report.mjs'
-import { cpuTime, ECHO_PROTOCOL, echoRequest, log, machine, median, positive, quantile, quiet, round, rssBytes, startCommand, startJsonChild, syscalls } from './lib.mjs'
+import { cpuTime, ECHO_PROTOCOL, echoRequest, log, machine, median, nonNegative, positive, quantile, quiet, round, rssBytes, startCommand, startJsonChild, syscalls } from './lib.mjs'
 
 const here = (file) => fileURLToPath(new URL(file, import.meta.url))
 const PROBE = here('./probe.mjs')
@@ -75,6 +75,12 @@ const WORKLOADS = process.env.BENCH_WORKLOADS?.split(',')
 /** node flags for the JavaScript points, ours and the echo floor, e.g. `--cpu-prof` */
 const JS_NODE_ARGS = process.env.BENCH_POINT_NODE_ARGS?.split(' ').filter(arg => arg !== '') ?? []
 const WARMUP_MS = 1000
+/**
+ * Seconds of each workload the load processes run against the first point
+ * before any run counts (0: none): cold, they made that point's first run
+ * slower in every workload
+ */
+const LOADER_WARMUP = nonNegative('BENCH_LOADER_WARMUP', 3)
 /** the command's --max-connections (5000 by default), above what the load opens */
 const MAX_CONNECTIONS = HELD + WARM + 1000
 const TTL = 7200
@@ -366,6 +372,31 @@ async function drive (loaders, point, workload, ms) {
 }
 
 /**
+ * Runs every workload of `kindName` for LOADER_WARMUP seconds on a point
+ * started for it, and measures nothing: the load processes' code then runs
+ * warm from the first measured run on
+ */
+async function warmLoaders (loaders, kindName, sizes, records) {
+  const kind = KINDS[kindName]
+  const point = await kind.start()
+
+  try {
+    if (!kind.held) {
+      await point.send({ cmd: 'preload', ns: DISCOVER_NS, file: records, ttl: TTL })
+    }
+
+    await connect(loaders, point, kindName, sizes, 'main', 0, WORKLOAD_CLIENTS / LOADERS)
+
+    for (const workload of workloadsOf(kindName, sizes)) {
+      await drive(loaders, point, workload, LOADER_WARMUP * 1000)
+    }
+  } finally {
+    await everyLoader(loaders, { cmd: 'hangup', set: 'main' })
+    await point.stop()
+  }
+}
+
+/**
  * One run of one point: started afresh, measured, stopped
  */
 async function measure (loaders, kindName, sizes, records, run) {
@@ -490,6 +521,11 @@ async function main () {
       }
     })))
 
+    if (LOADER_WARMUP > 0) {
+      log(`warming the load processes on the ${POINTS[0]} point, ${LOADER_WARMUP} s a workload`)
+      await warmLoaders(loaders, POINTS[0], sizes, records)
+    }
+
     const runs = []
 
     for (let run = 0; run < RUNS; run++) {
@@ -515,7 +551,7 @@ async function main () {
       date: new Date().toISOString(),
       machine: machine(),
       seconds: Math.round((performance.now() - started) / 1000),
-      parameters: { held: HELD, loaders: LOADERS, warm: warmPerLoader * LOADERS, connectConcurrency: CONNECT_CONCURRENCY * LOADERS, workloadClients: WORKLOAD_CLIENTS, inflight: INFLIGHT, seconds: SECONDS, runs: RUNS, idleWait: IDLE_WAIT, idleSeconds: IDLE_SECONDS, ttl: TTL, discoverRegistered: DISCOVER_REGISTERED, discoverLimit: DISCOVER_LIMIT, sizes },
+      parameters: { held: HELD, loaders: LOADERS, loaderWarmup: LOADER_WARMUP, warm: warmPerLoader * LOADERS, connectConcurrency: CONNECT_CONCURRENCY * LOADERS, workloadClients: WORKLOAD_CLIENTS, inflight: INFLIGHT, seconds: SECONDS, runs: RUNS, idleWait: IDLE_WAIT, idleSeconds: IDLE_SECONDS, ttl: TTL, discoverRegistered: DISCOVER_REGISTERED, discoverLimit: DISCOVER_LIMIT, sizes },
       points: Object.fromEntries(POINTS.map(kindName => [kindName, KINDS[kindName].name])),
       medians: medians(runs),
       runs
