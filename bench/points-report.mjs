@@ -71,15 +71,31 @@ export function unitCostTable (points) {
  * Requests a second, every point in a column, and ours against the floor
  */
 export function throughputTable (points) {
+  return workloadTable(points, 'requests/s', 'opsPerSecond', 0)
+}
+
+/**
+ * The load processes' CPU per request against each point: they share the
+ * machine's cores with the point, so what they spend counts against its rate
+ */
+export function loadTable (points) {
+  return workloadTable(points, 'load processes: CPU µs a request', 'loaderCpuUsPerRequest', 1)
+}
+
+/**
+ * One figure of every workload, every point in a column, and ours against
+ * the floor
+ */
+function workloadTable (points, title, field, digits) {
   const m = points.medians
   const kinds = ['ours', 'go', 'rust', 'canvas', 'echo'].filter(kind => m[kind] != null)
   const rows = WORKLOAD_ROWS.filter(([key]) => key !== 'ping/one').map(([key, label]) => [
     label,
-    ...kinds.map(kind => cell(m[kind].workloads[kind === 'echo' ? echoOf(key) : key]?.opsPerSecond, 0)),
-    ratio(m.ours?.workloads[key]?.opsPerSecond, m.echo?.workloads[echoOf(key)]?.opsPerSecond)
+    ...kinds.map(kind => cell(m[kind].workloads[kind === 'echo' ? echoOf(key) : key]?.[field], digits)),
+    ratio(m.ours?.workloads[key]?.[field], m.echo?.workloads[echoOf(key)]?.[field])
   ])
 
-  return table(['requests/s', ...kinds.map(kind => points.points[kind]), 'ours ÷ echo floor'], rows)
+  return table([title, ...kinds.map(kind => points.points[kind]), 'ours ÷ echo floor'], rows)
 }
 
 /**
@@ -204,6 +220,8 @@ export function pointsReport (points) {
     unitCostTable(points),
     '',
     throughputTable(points),
+    '',
+    loadTable(points),
     '',
     'Targets (issue #19)',
     '',

@@ -30,8 +30,9 @@
  *   and DISCOVER (limit 100, 1000 registered in the namespace), with a new
  *   stream per request, and with many requests per stream where the point
  *   serves them (the Rust point does not); the echo floor answers requests
- *   of the same sizes. And the ping js-libp2p's connection monitor sends
- *   every 10 s on every connection (the load clients' own monitor is off)
+ *   of the same sizes; the load processes' CPU per request is read too.
+ *   And the ping js-libp2p's connection monitor sends every 10 s on every
+ *   connection (the load clients' own monitor is off)
  *
  * Prints progress on stderr and one JSON object, the parameters and every
  * run, as the last line of stdout. Run alone:
@@ -352,10 +353,12 @@ async function connections (loaders, point, kindName, sizes, run) {
 async function drive (loaders, point, workload, ms) {
   const callsBefore = syscalls(point.pid)
   const before = cpuTime(point.pid)
+  const loadersBefore = loadersCpu(loaders)
   const started = performance.now()
   const result = await everyLoader(loaders, { cmd: 'drive', workload, ms, inflight: INFLIGHT, perStream: workload.perStream })
   const elapsed = performance.now() - started
   const cpu = cpuTime(point.pid) - before
+  const loaderCpu = loadersCpu(loaders) - loadersBefore
   const calls = syscalls(point.pid)
 
   return {
@@ -366,6 +369,9 @@ async function drive (loaders, point, workload, ms) {
     ...latencySummary(result.latencies),
     pointCpuUsPerRequest: round(cpu * 1000 / Math.max(1, result.ok), 1),
     pointCpuShare: round(cpu / elapsed),
+    // the load shares the machine's cores with the point: what it spends
+    // per request counts against every point's rate alike
+    loaderCpuUsPerRequest: round(loaderCpu * 1000 / Math.max(1, result.ok), 1),
     pointWritesPerRequest: round((calls.writes - callsBefore.writes) / Math.max(1, result.ok), 2),
     pointReadsPerRequest: round((calls.reads - callsBefore.reads) / Math.max(1, result.ok), 2)
   }
@@ -397,6 +403,13 @@ async function warmLoaders (loaders, kindName, sizes, records) {
 }
 
 /**
+ * The CPU time of every load process together, in ms
+ */
+function loadersCpu (loaders) {
+  return loaders.reduce((sum, loader) => sum + cpuTime(loader.pid), 0)
+}
+
+/**
  * One run of one point: started afresh, measured, stopped
  */
 async function measure (loaders, kindName, sizes, records, run) {
@@ -419,7 +432,7 @@ async function measure (loaders, kindName, sizes, records, run) {
       await drive(loaders, point, workload, WARMUP_MS)
       const measured = await drive(loaders, point, workload, SECONDS * 1000)
       result.workloads[key] = measured
-      log(`${kindName} run ${run + 1} ${key}: ${measured.opsPerSecond} ops/s, point CPU ${measured.pointCpuUsPerRequest} µs/request (${measured.pointWritesPerRequest} writes, ${measured.pointReadsPerRequest} reads), p50 ${measured.p50} ms, p99 ${measured.p99} ms${measured.failed > 0 ? `, ${measured.failed} failed (${measured.firstFailure})` : ''}`)
+      log(`${kindName} run ${run + 1} ${key}: ${measured.opsPerSecond} ops/s, point CPU ${measured.pointCpuUsPerRequest} µs/request (${measured.pointWritesPerRequest} writes, ${measured.pointReadsPerRequest} reads), load processes ${measured.loaderCpuUsPerRequest} µs/request, p50 ${measured.p50} ms, p99 ${measured.p99} ms${measured.failed > 0 ? `, ${measured.failed} failed (${measured.firstFailure})` : ''}`)
     }
 
   } finally {
@@ -474,6 +487,7 @@ function medians (runs) {
         opsPerSecond: of(run => run.workloads[key]?.opsPerSecond),
         pointCpuUsPerRequest: of(run => run.workloads[key]?.pointCpuUsPerRequest),
         pointWritesPerRequest: of(run => run.workloads[key]?.pointWritesPerRequest),
+        loaderCpuUsPerRequest: of(run => run.workloads[key]?.loaderCpuUsPerRequest),
         p50: of(run => run.workloads[key]?.p50),
         p99: of(run => run.workloads[key]?.p99),
         failed: runs.reduce((sum, run) => sum + (run[kindName].workloads[key]?.failed ?? 0), 0)
