@@ -78,8 +78,7 @@ const JS_NODE_ARGS = process.env.BENCH_POINT_NODE_ARGS?.split(' ').filter(arg =>
 const WARMUP_MS = 1000
 /**
  * Seconds of each workload the load processes run against the first point
- * before any run counts (0: none): cold, they made that point's first run
- * slower in every workload
+ * before any run counts (0: none), so that no run measures their code cold
  */
 const LOADER_WARMUP = nonNegative('BENCH_LOADER_WARMUP', 3)
 /** the command's --max-connections (5000 by default), above what the load opens */
