@@ -23,7 +23,7 @@ import { LegacyRecordClients } from './legacy-clients.ts'
 import { MemoryRegistrationStore } from './memory-store.ts'
 import { RestartableTimer } from './restartable-timer.ts'
 import type { PeerRecordFormat, SignatureVerifier } from '../signed-peer-record.ts'
-import type { DiscoverPage, DiscoverQuery, HeldRegistration, LimitRefusal, RegistrationLimits, RegistrationStore } from './registration-store.ts'
+import type { DiscoverPage, DiscoverQuery, HeldRegistration, LimitRefusal, NewRegistration, RegistrationLimits, RegistrationStore } from './registration-store.ts'
 import type { ComponentLogger, Connection, Counter, CounterGroup, IdentifyResult, Libp2pEvents, Logger, Metrics, PeerId, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -591,9 +591,7 @@ export class RendezvousServer implements Startable {
   }
 
   private registerRefused (err: Error): Message {
-    const refusal = this.refusal(err)
-    this.responses?.increment({ [refusal.status]: true })
-    return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse: refusal }
+    return { type: Message.MessageType.REGISTER_RESPONSE, registerResponse: this.refusal(err) }
   }
 
   private async answerDiscover (request: Message.Discover, connection: Connection, overLimit: UnavailableError | undefined): Promise<Response> {
@@ -606,9 +604,7 @@ export class RendezvousServer implements Startable {
       this.responses?.increment({ [Message.ResponseStatus.OK]: true })
       return framed(encodeDiscoverResponse(answer.registrations, answer.cookie, answer.now))
     } catch (err: any) {
-      const refusal = this.refusal(err)
-      this.responses?.increment({ [refusal.status]: true })
-      return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [], ...refusal } }
+      return { type: Message.MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [], ...this.refusal(err) } }
     }
   }
 
@@ -681,21 +677,26 @@ export class RendezvousServer implements Startable {
   }
 
   /**
-   * The status and text that answer a failed request: the typed error's own,
-   * or `E_INTERNAL_ERROR` for anything unexpected
+   * The status and text that answer a failed request, counted among the
+   * responses: the typed error's own, or `E_INTERNAL_ERROR` for anything
+   * unexpected
    */
   private refusal (err: Error): { status: Message.ResponseStatus, statusText: string } {
+    let error: RendezvousError
+
     if (err instanceof RendezvousError) {
       if ((err as Partial<LimitRefusal>).limit === 'maxRegistrationsPerHost') {
         this.hostLimitRefusals?.increment()
       }
 
       this.log('request refused - %s', err.message)
-      return { status: err.status, statusText: err.statusText }
+      error = err
+    } else {
+      this.log.error('request failed - %e', err)
+      error = new InternalError()
     }
 
-    this.log.error('request failed - %e', err)
-    const error = new InternalError()
+    this.responses?.increment({ [error.status]: true })
     return { status: error.status, statusText: error.statusText }
   }
 
@@ -745,31 +746,33 @@ export class RendezvousServer implements Startable {
       throw new InvalidSignedPeerRecordError(`signed peer record is larger than ${this.maxRecordSize} bytes`)
     }
 
-    const registration = {
+    const ttlSeconds = Math.floor(ttl / SECOND)
+    const now = Date.now()
+    const registration: NewRegistration = {
       peerId: connection.remotePeer.toString(),
       namespace,
       // a view into the request as received: the store copies what it keeps
       signedPeerRecord: request.signedPeerRecord ?? EMPTY,
-      ttlSeconds: Math.floor(ttl / SECOND),
-      now: Date.now()
+      expiresAt: now + ttlSeconds * SECOND,
+      host: this.hosts.hostOf(connection.remoteAddr)
     }
 
     // a record this peer already registered was verified then, and was
     // verified to be this peer's: the same bytes again need no second check
-    const held = this.store.holdsRecord?.(registration.peerId, registration.signedPeerRecord, registration.now)
+    const held = this.store.holdsRecord?.(registration.peerId, registration.signedPeerRecord, now)
 
     if (held === true) {
-      return this.storeRegistration(registration, connection)
+      return this.storeRegistration(registration, ttlSeconds, connection)
     }
 
-    return this.verifyAndStore(registration, connection, held)
+    return this.verifyAndStore(registration, ttlSeconds, connection, held)
   }
 
   /**
    * The rest of `register()` for a record the store may not hold: checks it
    * unless the store says it holds it after all
    */
-  private async verifyAndStore (registration: RequestedRegistration, connection: Connection, held: boolean | Promise<boolean> | undefined): Promise<number> {
+  private async verifyAndStore (registration: NewRegistration, ttlSeconds: number, connection: Connection, held: boolean | Promise<boolean> | undefined): Promise<number> {
     let format: PeerRecordFormat | undefined
 
     if (await held !== true) {
@@ -782,25 +785,19 @@ export class RendezvousServer implements Startable {
       format = opened.format
     }
 
-    return this.storeRegistration(registration, connection, format)
+    return this.storeRegistration(registration, ttlSeconds, connection, format)
   }
 
   /**
-   * Stores a checked registration; returns its TTL in seconds, in a promise
-   * when the store answers in one
+   * Stores a checked registration granted `ttlSeconds`; returns them, in a
+   * promise when the store answers in one
    */
-  private storeRegistration (registration: RequestedRegistration, connection: Connection, format?: PeerRecordFormat): number | Promise<number> {
+  private storeRegistration (registration: NewRegistration, ttlSeconds: number, connection: Connection, format?: PeerRecordFormat): number | Promise<number> {
     this.legacyRecordClients.registered(connection, registration.signedPeerRecord, format)
 
-    const written = this.store.put({
-      peerId: registration.peerId,
-      namespace: registration.namespace,
-      signedPeerRecord: registration.signedPeerRecord,
-      expiresAt: registration.now + registration.ttlSeconds * SECOND,
-      host: this.hosts.hostOf(connection.remoteAddr)
-    }, this.limits)
+    const written = this.store.put(registration, this.limits)
 
-    return isPromise(written) ? written.then(() => registration.ttlSeconds) : registration.ttlSeconds
+    return isPromise(written) ? written.then(() => ttlSeconds) : ttlSeconds
   }
 
   private async unregister (request: Message.Unregister, remotePeer: PeerId): Promise<void> {
@@ -899,20 +896,6 @@ const EMPTY = new Uint8Array(0)
  * What a point answers a request with: a message, or bytes framed already
  */
 type Response = Message | Uint8Array | Uint8ArrayList
-
-/**
- * A REGISTER's checked fields, as `register()` passes them on
- */
-interface RequestedRegistration {
-  peerId: string
-  namespace: string
-  signedPeerRecord: Uint8Array<ArrayBuffer>
-  ttlSeconds: number
-  /**
-   * When the request was taken, in ms since the epoch
-   */
-  now: number
-}
 
 /**
  * A response as it goes on the stream, after its length
