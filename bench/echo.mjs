@@ -22,14 +22,14 @@
  * `self` (identify reads the point's own peer data from the store for every
  * answer), `addresses` (identify has the address manager work out the
  * point's addresses for every answer), `decoder` (noise's frame decoder
- * builds a `RangeError` for every chunk it reads).
+ * builds a `RangeError` for every chunk it reads), `turns` (noise encrypts
+ * each frame yamux writes as a message of its own).
  *
  * Prints one JSON line when ready, `{"ready":true,"peerId","multiaddrs"}`,
  * and stops on SIGTERM, SIGINT or the end of stdin.
  */
 
 import { createInterface } from 'node:readline'
-import { noise } from '@chainsafe/libp2p-noise'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -41,7 +41,9 @@ import { parseFlags } from '../packages/server/dist/src/flags.js'
 import { pointNodeOptions } from '../packages/server/dist/src/node.js'
 import { pointNoiseCrypto } from '../packages/server/dist/src/noise-crypto.js'
 import { identifyWithOwnAddresses } from '../packages/server/dist/src/own-addresses.js'
-import { quietNoise } from '../packages/server/dist/src/quiet-noise.js'
+import { encryptOncePerTurn } from '../packages/server/dist/src/noise-turns.js'
+import { pointNoise } from '../packages/server/dist/src/point-noise.js'
+import { readLengthsQuietly } from '../packages/server/dist/src/quiet-noise.js'
 import { answer, ECHO_PROTOCOL, handleEcho, shutdownOnSignals } from './lib.mjs'
 
 // the command's options as `rendezvous-server --memory` has them, and the
@@ -69,6 +71,7 @@ for (const item of without) {
     case 'chacha': noiseCrypto = { ...noiseCrypto, chaCha20Poly1305Encrypt: defaultCrypto.chaCha20Poly1305Encrypt, chaCha20Poly1305Decrypt: defaultCrypto.chaCha20Poly1305Decrypt }; break
     case 'self': break
     case 'decoder': break
+    case 'turns': break
     default: throw new Error(`ECHO_WITHOUT: unknown ${item}`)
   }
 }
@@ -78,9 +81,12 @@ if (without.has('identify') || without.has('addresses')) {
   libp2pOptions.services.identify = identifyService({ runOnConnectionOpen: without.has('identify') })
 }
 
-if (noiseCrypto !== pointNoiseCrypto || without.has('decoder')) {
-  const encrypter = without.has('decoder') ? noise : quietNoise
-  libp2pOptions.connectionEncrypters = [encrypter({ crypto: noiseCrypto })]
+if (noiseCrypto !== pointNoiseCrypto || without.has('decoder') || without.has('turns')) {
+  const changes = [
+    ...(without.has('decoder') ? [] : [readLengthsQuietly]),
+    ...(without.has('turns') ? [] : [encryptOncePerTurn])
+  ]
+  libp2pOptions.connectionEncrypters = [pointNoise({ crypto: noiseCrypto }, changes)]
 }
 
 const node = await createLibp2p(libp2pOptions)

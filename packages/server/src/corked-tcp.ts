@@ -1,4 +1,5 @@
 import { tcp } from '@libp2p/tcp'
+import { atTurnEnd } from './turn-end.ts'
 import { withProperty } from './with-property.ts'
 import type { CreateListenerOptions, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
 import type { TCPOptions, TCPComponents } from '@libp2p/tcp'
@@ -6,10 +7,13 @@ import type { Socket } from 'node:net'
 
 /**
  * `@libp2p/tcp`, with what the point writes on an inbound connection during
- * one turn of the event loop sent in one system call. Each yamux frame is a
- * noise message of its own, and `@libp2p/tcp` writes each to its socket at
- * once: answering one request on a new stream takes five writes, and on
- * loopback a write costs the sender the receiver's TCP processing too. Until
+ * one turn of the event loop sent in one system call. `@libp2p/tcp` writes
+ * each buffer it is given to its socket at once: a noise message is two (its
+ * length, then the ciphertext), multistream-select writes each of its lines
+ * before noise starts, and each yamux frame was a noise message of its own
+ * (until `noise-turns.ts`): answering one request on a new stream took five
+ * writes, and on loopback a write costs the sender the receiver's TCP
+ * processing too. Until
  * `@libp2p/tcp` corks its sockets itself (docs/upstream/libp2p-tcp-cork.md),
  * the point corks each connection's socket at its first write in a turn and
  * uncorks it when the turn ends.
@@ -54,11 +58,13 @@ interface TcpConnection {
  * a turn of the event loop, and uncorks it at the end of the turn; any other
  * connection is left as it is.
  *
- * The turn ends in `setImmediate`, after the I/O callbacks of the poll phase
+ * The turn ends in `atTurnEnd()`, after the I/O callbacks of the poll phase
  * and every promise chain they started: a response written after an `await`
  * (the store, the stream's async iterator) goes in one system call with the
  * frames written before it. `process.nextTick` would uncork before those
  * promises run, and a new-stream request cost two writes instead of one.
+ * Noise's connections send what a turn wrote to them at the turn's end too
+ * (`noise-turns.ts`), before the sockets they write to are uncorked.
  */
 export function corkWrites (maConn: MultiaddrConnection): void {
   const connection = maConn as unknown as TcpConnection
@@ -80,7 +86,7 @@ export function corkWrites (maConn: MultiaddrConnection): void {
     if (!corked) {
       corked = true
       socket.cork()
-      setImmediate(uncork)
+      atTurnEnd(uncork)
     }
 
     return sendData.call(connection, data)

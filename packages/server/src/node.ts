@@ -14,7 +14,7 @@ import { commandLogger } from './logger.ts'
 import { pointNoiseCrypto } from './noise-crypto.ts'
 import { identifyWithOwnAddresses, ownAddresses } from './own-addresses.ts'
 import { pointPeerStore } from './peer-store.ts'
-import { quietNoise } from './quiet-noise.ts'
+import { pointNoise } from './point-noise.ts'
 import { signingKey } from './signing-key.ts'
 import type { CommandOptions } from './flags.ts'
 import type { OwnAddresses } from './own-addresses.ts'
@@ -45,7 +45,7 @@ export function pointNodeOptions <T extends ServiceMap> (init: PointNodeInit, pr
     privateKey: signingKey(privateKey),
     addresses: { listen: init.listen, announce: init.announce },
     transports: [corkedTcp(), webSockets()],
-    connectionEncrypters: [quietNoise({ crypto: pointNoiseCrypto })],
+    connectionEncrypters: [pointNoise({ crypto: pointNoiseCrypto })],
     // no pings of its own, every 30 s and at the start of each connection:
     // clients that keep a connection idle ping it (js-libp2p and go-libp2p
     // do by default), and one that stays silent for two minutes is closed

@@ -1,32 +1,5 @@
-import { noise } from '@chainsafe/libp2p-noise'
-import type { NoiseComponents, NoiseExtensions, NoiseInit } from '@chainsafe/libp2p-noise'
-import type { ConnectionEncrypter, SecuredConnection } from '@libp2p/interface'
+import type { SecuredConnection } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
-
-/**
- * `@chainsafe/libp2p-noise`, with each secured connection reading its frame
- * lengths without building an error per chunk. Noise's decoder reads a
- * frame's two-byte length with a function that throws a new `RangeError`
- * (and captures its stack) whenever fewer than two bytes are buffered, which
- * `LengthPrefixedDecoder` asks after the last frame of every chunk: one
- * error per chunk received on every connection, 4 % of the point's CPU.
- * Until noise stops throwing (docs/upstream/noise-length-decoder.md), the
- * point's connections read lengths with `readFrameLength()`.
- */
-export function quietNoise (init?: NoiseInit): (components: NoiseComponents) => ConnectionEncrypter<NoiseExtensions> {
-  const factory = noise(init)
-
-  return (components) => {
-    const encrypter = factory(components)
-    const secureInbound = encrypter.secureInbound.bind(encrypter)
-    const secureOutbound = encrypter.secureOutbound.bind(encrypter)
-
-    encrypter.secureInbound = async (...args) => readLengthsQuietly(await secureInbound(...args))
-    encrypter.secureOutbound = async (...args) => readLengthsQuietly(await secureOutbound(...args))
-
-    return encrypter
-  }
-}
 
 /**
  * The part of noise's secured connection that reads frames: a
@@ -42,7 +15,15 @@ interface NoiseFrameReader {
 /**
  * Has the decoder of a connection noise secured read lengths with
  * `readFrameLength()`; a connection built otherwise (another noise) is left
- * as it is
+ * as it is.
+ *
+ * Noise's decoder reads a frame's two-byte length with a function that
+ * throws a new `RangeError` (and captures its stack) whenever fewer than two
+ * bytes are buffered, which `LengthPrefixedDecoder` asks after the last
+ * frame of every chunk: one error per chunk received on every connection,
+ * 4 % of the point's CPU. Until noise stops throwing
+ * (docs/upstream/noise-length-decoder.md), the point's connections read
+ * lengths with `readFrameLength()` (`point-noise.ts`).
  */
 export function readLengthsQuietly <T extends SecuredConnection<any>> (secured: T): T {
   const decoder = (secured.connection as unknown as NoiseFrameReader).decoder

@@ -1,58 +1,11 @@
 import { noise } from '@chainsafe/libp2p-noise'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { defaultLogger } from '@libp2p/logger'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { LengthPrefixedDecoder, multiaddrConnectionPair } from '@libp2p/utils'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { expect } from 'aegir/chai'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { quietNoise, readFrameLength, readLengthsQuietly } from '../src/quiet-noise.ts'
-import type { NoiseComponents } from '@chainsafe/libp2p-noise'
-import type { MessageStream, SecuredConnection, Upgrader } from '@libp2p/interface'
-
-async function components (): Promise<NoiseComponents> {
-  const privateKey = await generateKeyPair('Ed25519')
-
-  return {
-    privateKey,
-    peerId: peerIdFromPrivateKey(privateKey),
-    logger: defaultLogger(),
-    upgrader: { getStreamMuxers: () => new Map() } as unknown as Upgrader
-  }
-}
-
-/**
- * A client's connection secured by noise as js-libp2p has it, and the
- * point's by `encrypter`
- */
-async function securedPair (encrypter: typeof noise): Promise<{ client: SecuredConnection, point: SecuredConnection }> {
-  const [outbound, inbound] = multiaddrConnectionPair()
-  const clientComponents = await components()
-  const pointComponents = await components()
-  const [client, point] = await Promise.all([
-    noise()(clientComponents).secureOutbound(outbound, { remotePeer: pointComponents.peerId, skipStreamMuxerNegotiation: true }),
-    encrypter()(pointComponents).secureInbound(inbound, { skipStreamMuxerNegotiation: true })
-  ])
-
-  expect(point.remotePeer.equals(clientComponents.peerId)).to.be.true()
-  return { client, point }
-}
-
-/**
- * Resolves with the first `length` bytes `stream` receives
- */
-async function receive (stream: MessageStream, length: number): Promise<Uint8Array> {
-  const received = new Uint8ArrayList()
-
-  return new Promise(resolve => {
-    stream.addEventListener('message', (event) => {
-      received.append(event.data)
-
-      if (received.byteLength >= length) {
-        resolve(received.subarray(0, length))
-      }
-    })
-  })
-}
+import { pointNoise } from '../src/point-noise.ts'
+import { readFrameLength, readLengthsQuietly } from '../src/quiet-noise.ts'
+import { receive, securedPair } from './fixtures/secured-pair.ts'
+import type { SecuredConnection } from '@libp2p/interface'
 
 function lengthDecoderOf (secured: SecuredConnection): unknown {
   return (secured.connection as unknown as { decoder: { lengthDecoder: unknown } }).decoder.lengthDecoder
@@ -87,15 +40,15 @@ describe('quiet noise', () => {
   })
 
   it('has the connections it secures read lengths with readFrameLength, and noise\'s own do not', async () => {
-    const quiet = await securedPair(quietNoise)
-    const own = await securedPair(noise)
+    const quiet = await securedPair(pointNoise())
+    const own = await securedPair(noise())
 
     expect(lengthDecoderOf(quiet.point)).to.equal(readFrameLength)
     expect(lengthDecoderOf(own.point)).to.be.a('function').and.not.equal(readFrameLength)
   })
 
   it('carries data both ways, messages of one byte to several noise frames long', async () => {
-    const { client, point } = await securedPair(quietNoise)
+    const { client, point } = await securedPair(pointNoise())
     // noise frames carry at most 65,519 bytes of data
     const messages = [1, 2, 100, 65_519, 65_520, 200_000].map((length, index) => new Uint8Array(length).fill(index + 1))
     const total = messages.reduce((sum, message) => sum + message.byteLength, 0)
