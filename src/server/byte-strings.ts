@@ -23,11 +23,21 @@ export function bytesToString (bytes: Uint8Array): string {
 }
 
 /**
- * Whether a string of one character per byte holds exactly `bytes`
+ * Whether a string of one character per byte holds exactly `bytes`. Through
+ * `buffers` when there is one: the string written into a scratch buffer and
+ * compared natively, 90 ns for a 360-byte record against 570 for a loop
+ * (the memory store compares a REGISTER's record with the one it holds, on
+ * every refresh). The scratch buffer grows to the longest string compared.
  */
-export function stringEqualsBytes (string: string, bytes: Uint8Array): boolean {
+export function stringEqualsBytes (string: string, bytes: Uint8Array, buffers: NodeBufferClass | undefined = NodeBuffer): boolean {
   if (string.length !== bytes.byteLength) {
     return false
+  }
+
+  if (buffers != null) {
+    const buffer = scratchBuffer(buffers, string.length)
+    buffer.latin1Write(string, 0)
+    return buffer.compare(bytes, 0, bytes.byteLength, 0, string.length) === 0
   }
 
   for (let i = 0; i < bytes.byteLength; i++) {
@@ -39,6 +49,18 @@ export function stringEqualsBytes (string: string, bytes: Uint8Array): boolean {
   return true
 }
 
+let scratch: NodeBufferView | undefined
+let scratchLength = 0
+
+function scratchBuffer (buffers: NodeBufferClass, length: number): NodeBufferView {
+  if (scratch == null || scratchLength < length) {
+    scratchLength = Math.max(length, scratchLength * 2, 1024)
+    scratch = buffers.from(new ArrayBuffer(scratchLength), 0, scratchLength)
+  }
+
+  return scratch
+}
+
 /**
  * Node.js's `Buffer` where there is one, read from `globalThis` so that no
  * bundle for browsers pulls it in: it writes a string of one character per
@@ -48,15 +70,27 @@ export function stringEqualsBytes (string: string, bytes: Uint8Array): boolean {
  */
 export const NodeBuffer = nodeBuffer((globalThis as any).Buffer)
 
+/**
+ * What the module uses of Node.js's `Buffer`
+ */
 export interface NodeBufferClass {
-  from(buffer: ArrayBufferLike, offset: number, length: number): { latin1Write(string: string, offset: number): number }
+  from(buffer: ArrayBufferLike, offset: number, length: number): NodeBufferView
 }
 
 /**
- * `candidate` when it is Node.js's `Buffer`, one that can `latin1Write`
+ * What the module uses of a Node.js `Buffer`
+ */
+export interface NodeBufferView {
+  latin1Write(string: string, offset: number): number
+  compare(target: Uint8Array, targetStart: number, targetEnd: number, sourceStart: number, sourceEnd: number): number
+}
+
+/**
+ * `candidate` when it is Node.js's `Buffer`, one that can `latin1Write` and
+ * `compare`
  */
 export function nodeBuffer (candidate: any): NodeBufferClass | undefined {
-  return typeof candidate?.prototype?.latin1Write === 'function' ? candidate : undefined
+  return typeof candidate?.prototype?.latin1Write === 'function' && typeof candidate.prototype.compare === 'function' ? candidate : undefined
 }
 
 /**

@@ -10,17 +10,30 @@ describe('strings of one character per byte', () => {
       const string = bytesToString(bytes)
       expect(string).to.have.lengthOf(bytes.byteLength)
       expect(Uint8Array.from(string, char => char.charCodeAt(0))).to.equalBytes(bytes)
-      expect(stringEqualsBytes(string, bytes)).to.be.true()
     }
   })
 
-  it('tells a string from other bytes', () => {
-    const string = bytesToString(every)
-    const changed = Uint8Array.from(every)
-    changed[200] ^= 1
+  it('tells a string from other bytes, through Node.js\'s Buffer and without one', () => {
+    for (const buffers of [NodeBuffer, undefined]) {
+      // past the scratch buffer's first size, and back: it grows and stays
+      for (const bytes of [every, long, new Uint8Array(0), every.subarray(3, 7)]) {
+        const string = bytesToString(bytes)
+        // a view that does not start its buffer
+        const view = new Uint8Array(bytes.byteLength + 5).subarray(5)
+        view.set(bytes)
+        expect(stringEqualsBytes(string, view, buffers)).to.be.true()
+      }
 
-    expect(stringEqualsBytes(string, changed)).to.be.false()
-    expect(stringEqualsBytes(string, every.subarray(1))).to.be.false()
+      const string = bytesToString(every)
+      for (const at of [0, 200, 255]) {
+        const changed = Uint8Array.from(every)
+        changed[at] ^= 1
+        expect(stringEqualsBytes(string, changed, buffers)).to.be.false()
+      }
+
+      expect(stringEqualsBytes(string, every.subarray(1), buffers)).to.be.false()
+      expect(stringEqualsBytes(bytesToString(long), long.subarray(0, 9_999), buffers)).to.be.false()
+    }
   })
 
   it('writes strings into bytes at offsets, through Node.js\'s Buffer and without one', () => {
@@ -50,7 +63,12 @@ describe('strings of one character per byte', () => {
       write (): number { return 0 }
     }
 
+    class WithoutCompare extends Polyfill {
+      latin1Write (): number { return 0 }
+    }
+
     expect(nodeBuffer(Polyfill)).to.be.undefined()
+    expect(nodeBuffer(WithoutCompare)).to.be.undefined()
     expect(nodeBuffer(undefined)).to.be.undefined()
     expect(nodeBuffer((globalThis as any).Buffer)).to.equal((globalThis as any).Buffer?.prototype?.latin1Write == null ? undefined : (globalThis as any).Buffer)
   })
