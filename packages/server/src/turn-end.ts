@@ -18,10 +18,21 @@ export function atTurnEnd (callback: () => void): void {
 }
 
 function runCallbacks (): void {
-  // the length is read on every step: callbacks added meanwhile run too
-  for (let i = 0; i < callbacks.length; i++) {
-    callbacks[i]()
-  }
+  let i = 0
 
-  callbacks.length = 0
+  try {
+    // the length is read on every step: callbacks added meanwhile run too
+    for (; i < callbacks.length; i++) {
+      callbacks[i]()
+    }
+  } finally {
+    // a callback that throws is dropped and its error goes on as any
+    // `setImmediate` callback's would; those after it run in another pass,
+    // so that no later turn waits on it
+    callbacks.splice(0, i + 1)
+
+    if (callbacks.length > 0) {
+      setImmediate(runCallbacks)
+    }
+  }
 }

@@ -24,4 +24,29 @@ describe('turn end', () => {
     await new Promise(resolve => setImmediate(resolve))
     expect(ran.slice(4)).to.deep.equal(['next turn'])
   })
+  it('drops a callback that throws, lets its error go on, and runs the others, then and later', async () => {
+    const ran: string[] = []
+    const listeners = process.listeners('uncaughtException')
+    process.removeAllListeners('uncaughtException')
+
+    try {
+      const thrown = new Promise<Error>(resolve => process.once('uncaughtException', resolve))
+      atTurnEnd(() => ran.push('before'))
+      atTurnEnd(() => { throw new Error('from a callback') })
+      atTurnEnd(() => ran.push('after'))
+
+      expect(await thrown).to.have.property('message', 'from a callback')
+    } finally {
+      for (const listener of listeners) {
+        process.on('uncaughtException', listener)
+      }
+    }
+
+    await new Promise(resolve => setImmediate(resolve))
+    expect(ran).to.deep.equal(['before', 'after'])
+
+    atTurnEnd(() => ran.push('next turn'))
+    await new Promise(resolve => setImmediate(resolve))
+    expect(ran).to.deep.equal(['before', 'after', 'next turn'])
+  })
 })
