@@ -1,5 +1,5 @@
 import { tcp } from '@libp2p/tcp'
-import { atTurnEnd } from './turn-end.ts'
+import { oncePerTurn } from './turn-end.ts'
 import { withProperty } from './with-property.ts'
 import type { CreateListenerOptions, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
 import type { TCPOptions, TCPComponents } from '@libp2p/tcp'
@@ -9,14 +9,11 @@ import type { Socket } from 'node:net'
  * `@libp2p/tcp`, with what the point writes on an inbound connection during
  * one turn of the event loop sent in one system call. `@libp2p/tcp` writes
  * each buffer it is given to its socket at once: a noise message is two (its
- * length, then the ciphertext), multistream-select writes each of its lines
- * before noise starts, and each yamux frame was a noise message of its own
- * (until `noise-turns.ts`): answering one request on a new stream took five
- * writes, and on loopback a write costs the sender the receiver's TCP
- * processing too. Until
- * `@libp2p/tcp` corks its sockets itself (docs/upstream/libp2p-tcp-cork.md),
- * the point corks each connection's socket at its first write in a turn and
- * uncorks it when the turn ends.
+ * length, then the ciphertext), and multistream-select writes each of its
+ * lines before noise starts; on loopback a write costs the sender the
+ * receiver's TCP processing too. Until `@libp2p/tcp` corks its sockets itself
+ * (docs/upstream/libp2p-tcp-cork.md), the point corks each connection's
+ * socket at its first write in a turn and uncorks it when the turn ends.
  */
 export function corkedTcp (init?: TCPOptions): (components: TCPComponents) => Transport {
   const factory = tcp(init)
@@ -76,17 +73,11 @@ export function corkWrites (maConn: MultiaddrConnection): void {
     return
   }
 
-  let corked = false
-  const uncork = (): void => {
-    corked = false
-    socket.uncork()
-  }
+  const uncorkAtTurnEnd = oncePerTurn(() => { socket.uncork() })
 
   connection.sendData = (data: unknown): unknown => {
-    if (!corked) {
-      corked = true
+    if (uncorkAtTurnEnd()) {
       socket.cork()
-      atTurnEnd(uncork)
     }
 
     return sendData.call(connection, data)

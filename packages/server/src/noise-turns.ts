@@ -1,4 +1,4 @@
-import { atTurnEnd } from './turn-end.ts'
+import { oncePerTurn } from './turn-end.ts'
 import type { MessageStream, SecuredConnection } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -45,11 +45,8 @@ export function encryptOncePerTurn (secured: SecuredConnection<any>, connection:
   const noiseQueue = queue as NoiseSendQueue
   const send = noiseQueue.send.bind(noiseQueue)
   const close = connection.close.bind(connection)
-  let flushing = false
 
   const flush = (): void => {
-    flushing = false
-
     if (noiseQueue.writeBuffer.byteLength === 0) {
       return
     }
@@ -61,18 +58,15 @@ export function encryptOncePerTurn (secured: SecuredConnection<any>, connection:
     }
   }
 
+  const flushAtTurnEnd = oncePerTurn(flush)
+
   noiseQueue.send = (data) => {
     if (noiseQueue.writeStatus !== 'writable') {
       return send(data)
     }
 
     noiseQueue.writeBuffer.append(data)
-
-    if (!flushing) {
-      flushing = true
-      atTurnEnd(flush)
-    }
-
+    flushAtTurnEnd()
     return !noiseQueue.writableNeedsDrain
   }
 

@@ -17,6 +17,29 @@ export function atTurnEnd (callback: () => void): void {
   }
 }
 
+/**
+ * A function that has `callback` run at the end of the current turn, once
+ * however often it is called during the turn. It returns `true` when the
+ * call scheduled `callback`, the first of its turn.
+ */
+export function oncePerTurn (callback: () => void): () => boolean {
+  let scheduled = false
+  const run = (): void => {
+    scheduled = false
+    callback()
+  }
+
+  return () => {
+    if (scheduled) {
+      return false
+    }
+
+    scheduled = true
+    atTurnEnd(run)
+    return true
+  }
+}
+
 function runCallbacks (): void {
   let i = 0
 

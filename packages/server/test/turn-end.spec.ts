@@ -1,5 +1,5 @@
 import { expect } from 'aegir/chai'
-import { atTurnEnd } from '../src/turn-end.ts'
+import { atTurnEnd, oncePerTurn } from '../src/turn-end.ts'
 
 describe('turn end', () => {
   it('runs callbacks once the turn has done its work, in order, those added meanwhile too', async () => {
@@ -48,5 +48,26 @@ describe('turn end', () => {
     atTurnEnd(() => ran.push('next turn'))
     await new Promise(resolve => setImmediate(resolve))
     expect(ran).to.deep.equal(['before', 'after', 'next turn'])
+  })
+  it('runs a callback made once per turn at the end of each turn it is asked for, once', async () => {
+    let ran = 0
+    const runAtTurnEnd = oncePerTurn(() => { ran++ })
+
+    expect(runAtTurnEnd()).to.be.true()
+    expect(runAtTurnEnd()).to.be.false()
+    await Promise.resolve()
+    expect(runAtTurnEnd()).to.be.false()
+    expect(ran).to.equal(0)
+
+    await new Promise(resolve => setImmediate(resolve))
+    expect(ran).to.equal(1)
+
+    // a turn that does not ask runs nothing; the next that does, again once
+    await new Promise(resolve => setImmediate(resolve))
+    expect(ran).to.equal(1)
+    expect(runAtTurnEnd()).to.be.true()
+    expect(runAtTurnEnd()).to.be.false()
+    await new Promise(resolve => setImmediate(resolve))
+    expect(ran).to.equal(2)
   })
 })
