@@ -64,6 +64,11 @@ export interface CommandOptions {
   inboundConnectionThreshold: number
   maxIncomingPendingConnections: number
   allow: string[]
+  /**
+   * Keep the memory a burst took when the point goes quiet, instead of
+   * handing it back to the system
+   */
+  keepMemory: boolean
   server: RendezvousServerInit
 }
 
@@ -122,6 +127,7 @@ const OPTIONS = {
   announce: { type: 'string', multiple: true },
   data: { type: 'string' },
   memory: { type: 'boolean' },
+  'keep-memory': { type: 'boolean' },
   'key-file': { type: 'string' },
   redis: { type: 'string' },
   'metrics-port': { type: 'string' },
@@ -168,6 +174,8 @@ Options:
   --metrics-host <host>       address of the metrics server (default 127.0.0.1)
   --allow <multiaddr>         exempt this address, or range (/ip4/10.0.0.0/ipcidr/8),
                               from the connection limits and the per-host cap (repeatable)
+  --keep-memory               keep the memory a burst of work took; without it, the
+                              point hands it back to the system after 3 s of quiet
 ${[...SERVER_FLAGS, ...CONNECTION_FLAGS].map(f => `  --${f.flag} <n>\n      ${f.help} (default ${f.default})`).join('\n')}
   --help                      print this text
   --version                   print the version
@@ -287,6 +295,7 @@ export function parseFlags (args: string[], env: Record<string, string | undefin
     inboundConnectionThreshold: connectionLimit(CONNECTION_FLAGS[1]),
     maxIncomingPendingConnections: connectionLimit(CONNECTION_FLAGS[2]),
     allow,
+    keepMemory: (settings.get('keep-memory') as Setting<boolean> | undefined)?.value === true,
     server
   }
 }

@@ -11,6 +11,7 @@ import { webSockets } from '@libp2p/websockets'
 import { linearConnectionList } from './connection-list.ts'
 import { corkedTcp } from './corked-tcp.ts'
 import { commandLogger } from './logger.ts'
+import { memoryRelease } from './memory-release.ts'
 import { pointNoiseCrypto } from './noise-crypto.ts'
 import { identifyWithOwnAddresses, ownAddresses } from './own-addresses.ts'
 import { pointPeerStore } from './peer-store.ts'
@@ -26,7 +27,7 @@ import type { Libp2pOptions, ServiceFactoryMap } from 'libp2p'
 /**
  * What the node takes from the command's options
  */
-export type PointNodeInit = Pick<CommandOptions, 'listen' | 'announce' | 'maxConnections' | 'inboundConnectionThreshold' | 'maxIncomingPendingConnections' | 'allow' | 'metricsPort'>
+export type PointNodeInit = Pick<CommandOptions, 'listen' | 'announce' | 'maxConnections' | 'inboundConnectionThreshold' | 'maxIncomingPendingConnections' | 'allow' | 'metricsPort'> & Partial<Pick<CommandOptions, 'keepMemory'>>
 
 /**
  * The services of every point node
@@ -76,7 +77,8 @@ export function pointNodeOptions <T extends ServiceMap> (init: PointNodeInit, pr
       // identifying every client that connects cost a sixth of a new client
       identify: identifyWithOwnAddresses({ runOnConnectionOpen: false }),
       pointPeerStore: pointPeerStore(),
-      connectionList: linearConnectionList()
+      connectionList: linearConnectionList(),
+      ...(init.keepMemory === true ? {} : { memoryRelease: memoryRelease() })
     } as ServiceFactoryMap<T & PointNodeServices>
   }
 }

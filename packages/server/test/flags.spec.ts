@@ -55,4 +55,11 @@ describe('rendezvous-server flags', () => {
     expect(() => parseFlags(['--allow', '/dns4/example.com'])).to.throw(/--allow: .*\/dns4\/example.com is not an address or a range/)
     expect(() => parseFlags([], { RENDEZVOUS_ALLOW: '/ip4/10.0.0.0/ipcidr/33' })).to.throw(/RENDEZVOUS_ALLOW: /)
   })
+
+  it('hands memory back when the point goes quiet, unless --keep-memory says not to', () => {
+    expect(parseFlags([]).keepMemory).to.be.false()
+    expect(parseFlags(['--keep-memory']).keepMemory).to.be.true()
+    expect(parseFlags([], { RENDEZVOUS_KEEP_MEMORY: 'true' }).keepMemory).to.be.true()
+    expect(parseFlags([], { RENDEZVOUS_KEEP_MEMORY: 'no' }).keepMemory).to.be.false()
+  })
 })

@@ -15,6 +15,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { corkWrites } from '../src/corked-tcp.ts'
 import { parseFlags } from '../src/flags.ts'
 import { commandLogger } from '../src/logger.ts'
+import { MemoryRelease } from '../src/memory-release.ts'
 import { pointNodeOptions } from '../src/node.ts'
 import { pointNoiseCrypto } from '../src/noise-crypto.ts'
 import { signingKey } from '../src/signing-key.ts'
@@ -172,6 +173,18 @@ describe('the command\'s libp2p node', function () {
     const found = await point.peerStore.get(point.peerId)
     expect(found.metadata.get('changed')).to.deep.equal(Uint8Array.from([1]))
     expect(ofPoint()).to.be.greaterThan(before)
+  })
+
+  it('hands memory back when it goes quiet, unless told to keep it', async () => {
+    expect(point.services).to.have.property('memoryRelease').that.is.an.instanceOf(MemoryRelease)
+
+    const keeping = await createLibp2p(pointNodeOptions(parseFlags(['--memory', '--keep-memory', '--listen', '/ip4/127.0.0.1/tcp/0']), await generateKeyPair('Ed25519'), {}))
+
+    try {
+      expect(keeping.services).to.not.have.property('memoryRelease')
+    } finally {
+      await keeping.stop()
+    }
   })
 
   it('lists its connections, all and by peer, as they open and close', async () => {
