@@ -23,7 +23,8 @@
  * answer), `addresses` (identify has the address manager work out the
  * point's addresses for every answer), `decoder` (noise's frame decoder
  * builds a `RangeError` for every chunk it reads), `turns` (noise encrypts
- * each frame yamux writes as a message of its own).
+ * each frame yamux writes as a message of its own), `release` (the node keeps
+ * the memory a burst took when it goes quiet).
  *
  * Prints one JSON line when ready, `{"ready":true,"peerId","multiaddrs"}`,
  * and stops on SIGTERM, SIGINT or the end of stdin.
@@ -72,6 +73,7 @@ for (const item of without) {
     case 'self': break
     case 'decoder': break
     case 'turns': break
+    case 'release': delete libp2pOptions.services.memoryRelease; break
     default: throw new Error(`ECHO_WITHOUT: unknown ${item}`)
   }
 }

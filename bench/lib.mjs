@@ -410,6 +410,11 @@ export async function startJsonChild (args, options = {}) {
   createInterface({ input: child.stderr }).on('line', line => {
     stderr.push(line)
 
+    // e.g. with DEBUG=rendezvous-server:memory-release, to watch a point
+    if (process.env.BENCH_CHILD_STDERR != null) {
+      process.stderr.write(`[child ${child.pid}] ${line}\n`)
+    }
+
     if (stderr.length > 50) {
       stderr.shift()
     }

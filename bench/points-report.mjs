@@ -55,6 +55,8 @@ export function unitCostTable (points) {
     row('new client (connection, identify, one REGISTER): point CPU ms', p => p.newClientCpuMs, 2),
     row('held idle connection: RSS KB (growth ÷ connections)', p => p.rssKBPerConnection),
     row('held idle connection: RSS KB, the second half only', p => p.rssKBPerConnectionSecondHalf),
+    row('held connection at the end of the burst, before the quiet: RSS KB', p => p.rssKBPerConnectionBusy),
+    row('going quiet after the burst (memory handed back): point CPU ms', p => p.cpuMsGoingQuiet),
     row('held idle connection: JS heap KB', p => p.heapKBPerConnection),
     row('held idle connection: CPU µs a minute', p => p.idleCpuUsPerConnectionPerMinute),
     row('a stream kept open and idle on it: RSS KB', p => p.idleStreamRssKB, 2),

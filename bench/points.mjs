@@ -15,13 +15,16 @@
  * - new clients: BENCH_HELD clients connect, `BENCH_CONNECT_CONCURRENCY` at
  *   a time per load process, each with identify on both sides and one
  *   REGISTER (the echo floor: one echo request of the same size) on a new
- *   stream; point CPU per client is the point's CPU time over the whole
- *   phase, until it is idle again, divided by the clients
+ *   stream, in two halves; point CPU per client is the point's CPU time
+ *   over each half, until it is idle again, divided by the clients. The CPU
+ *   of the BENCH_IDLE_WAIT s after each half, when our point hands back the
+ *   memory the burst took, is reported on its own.
  * - held idle connections: the point's resident memory (VmRSS) before the
- *   new clients and BENCH_IDLE_WAIT s after they are all connected and
- *   idle, divided by the connections; also after the first half of them, for
- *   the marginal cost of a connection once the process has grown; for the
- *   JavaScript points, the heap used after full garbage collections
+ *   new clients and after they are all connected, each read BENCH_IDLE_WAIT
+ *   s after the point went quiet, divided by the connections; also after the
+ *   first half of them, for the marginal cost of a connection once the
+ *   process has grown, and at the end of the burst, before the quiet; for
+ *   the JavaScript points, the heap used after full garbage collections
  * - idle CPU (first run only): the point's CPU over BENCH_IDLE_SECONDS with
  *   every connection held and idle (keep-alive pings), per connection
  * - requests over held connections: BENCH_WORKLOAD_CLIENTS clients send
@@ -249,26 +252,35 @@ async function connections (loaders, point, kindName, sizes, run) {
   await connect(loaders, point, kindName, sizes, 'warm')
   await everyLoader(loaders, { cmd: 'hangup', set: 'warm' })
   await quiet(point.pid)
-  await sleep(1000)
+  // every resident-memory reading is taken as long after the point went
+  // quiet: our point, the echo floor and Go's runtime hand memory back then
+  await sleep(IDLE_WAIT * 1000)
 
   const rssBefore = rssBytes(point.pid)
   const heapBefore = KINDS[kindName].js ? await point.memory() : undefined
   await quiet(point.pid)
   const cpuBefore = cpuTime(point.pid)
   const callsBefore = syscalls(point.pid)
-  const started = performance.now()
   const first = await connect(loaders, point, kindName, sizes, 'main', 0, perLoader / 2)
   await quiet(point.pid)
   // a reading of /proc costs the point nothing
   const cpuHalf = cpuTime(point.pid)
+  const callsHalf = syscalls(point.pid)
+  await sleep(IDLE_WAIT * 1000)
   const rssHalf = rssBytes(point.pid)
+  // what the point spends going quiet (handing memory back) is not a new
+  // client's: it is reported on its own
+  const cpuQuietHalf = cpuTime(point.pid) - cpuHalf
+  const callsQuiet = syscalls(point.pid)
+  const cpuSecondHalf = cpuTime(point.pid)
   const second = await connect(loaders, point, kindName, sizes, 'main', perLoader / 2, perLoader)
   await quiet(point.pid)
   const cpuAfter = cpuTime(point.pid)
   const callsAfter = syscalls(point.pid)
-  const seconds = (performance.now() - started) / 1000
+  const rssBusy = rssBytes(point.pid)
   await sleep(IDLE_WAIT * 1000)
   const rssAfter = rssBytes(point.pid)
+  const cpuQuiet = cpuTime(point.pid) - cpuAfter
   let idle
 
   if (run === 0) {
@@ -284,18 +296,21 @@ async function connections (loaders, point, kindName, sizes, run) {
   const result = {
     newClient: {
       clients: HELD,
-      seconds: round(seconds),
-      cpuMsPerClient: round((cpuAfter - cpuBefore) / HELD, 3),
-      cpuMsPerClientSecondHalf: round((cpuAfter - cpuHalf) / (HELD / 2), 3),
-      writesPerClient: round((callsAfter.writes - callsBefore.writes) / HELD, 1),
-      readsPerClient: round((callsAfter.reads - callsBefore.reads) / HELD, 1),
-      latency: latencySummary(latencies)
+      cpuMsPerClient: round((cpuHalf - cpuBefore + cpuAfter - cpuSecondHalf) / HELD, 3),
+      cpuMsPerClientSecondHalf: round((cpuAfter - cpuSecondHalf) / (HELD / 2), 3),
+      writesPerClient: round((callsHalf.writes - callsBefore.writes + callsAfter.writes - callsQuiet.writes) / HELD, 1),
+      readsPerClient: round((callsHalf.reads - callsBefore.reads + callsAfter.reads - callsQuiet.reads) / HELD, 1),
+      latency: latencySummary(latencies),
+      // CPU in the IDLE_WAIT s after each half, when a JS point releases
+      // the memory the burst took
+      cpuMsGoingQuiet: round(cpuQuietHalf + cpuQuiet, 1)
     },
     held: {
       connections: HELD,
       rssBefore,
       rssAfter,
       rssKBPerConnection: round((rssAfter - rssBefore) / HELD / 1024, 1),
+      rssKBPerConnectionBusy: round((rssBusy - rssBefore) / HELD / 1024, 1),
       rssKBPerConnectionSecondHalf: round((rssAfter - rssHalf) / (HELD / 2) / 1024, 1),
       heapKBPerConnection: heapAfter == null ? undefined : round((heapAfter.memory.heapUsed - heapBefore.memory.heapUsed) / HELD / 1024, 1),
       externalKBPerConnection: heapAfter == null ? undefined : round((heapAfter.memory.external - heapBefore.memory.external) / HELD / 1024, 1)
@@ -303,7 +318,7 @@ async function connections (loaders, point, kindName, sizes, run) {
     idle
   }
 
-  log(`${kindName} run ${run + 1}: new client ${result.newClient.cpuMsPerClient} ms CPU (second half ${result.newClient.cpuMsPerClientSecondHalf}; ${result.newClient.writesPerClient} writes, ${result.newClient.readsPerClient} reads), connect p50 ${result.newClient.latency.p50} ms; held: RSS ${result.held.rssKBPerConnection} KB/connection (second half ${result.held.rssKBPerConnectionSecondHalf})${heapAfter == null ? '' : `, heap ${result.held.heapKBPerConnection} KB`}`)
+  log(`${kindName} run ${run + 1}: new client ${result.newClient.cpuMsPerClient} ms CPU (second half ${result.newClient.cpuMsPerClientSecondHalf}; ${result.newClient.writesPerClient} writes, ${result.newClient.readsPerClient} reads), connect p50 ${result.newClient.latency.p50} ms; held: RSS ${result.held.rssKBPerConnection} KB/connection (second half ${result.held.rssKBPerConnectionSecondHalf}; at the burst's end ${result.held.rssKBPerConnectionBusy}; ${result.newClient.cpuMsGoingQuiet} ms CPU going quiet)${heapAfter == null ? '' : `, heap ${result.held.heapKBPerConnection} KB`}`)
 
   if (idle != null) {
     log(`${kindName}: idle ${idle.cpuUsPerConnectionPerMinute} µs CPU per held connection per minute`)
@@ -476,6 +491,8 @@ function medians (runs) {
       connectP50Ms: of(run => run.newClient?.latency.p50),
       rssKBPerConnection: of(run => run.held?.rssKBPerConnection),
       rssKBPerConnectionSecondHalf: of(run => run.held?.rssKBPerConnectionSecondHalf),
+      rssKBPerConnectionBusy: of(run => run.held?.rssKBPerConnectionBusy),
+      cpuMsGoingQuiet: of(run => run.newClient?.cpuMsGoingQuiet),
       heapKBPerConnection: of(run => run.held?.heapKBPerConnection),
       goneRssKBPerPeer: of(run => run.gone?.rssKBPerPeer),
       idleStreamRssKB: of(run => run.idleStream?.rssKB),
