@@ -333,8 +333,10 @@ async function connections (loaders, point, kindName, sizes, run) {
       throw new Error(`${opened.failed} streams could not be opened: ${opened.firstFailure}`)
     }
 
-    // before the point closes them, 10 s after their last request
-    await sleep(1000)
+    // as long after the point went quiet as the other readings, but before
+    // it closes them, 10 s after their last request
+    await quiet(point.pid)
+    await sleep(Math.min(IDLE_WAIT * 1000, 8000))
     const rssStreams = rssBytes(point.pid)
     const heapStreams = KINDS[kindName].js ? await point.memory() : undefined
     result.idleStream = {
