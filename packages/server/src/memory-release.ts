@@ -103,9 +103,10 @@ const FIRST_PAUSE_PER_BYTE = 4 / (1024 * 1024)
 
 /**
  * A release that stopped the point for `p` ms is followed by none for
- * `p` × this: releases take at most 2 % of the point's time
+ * `p` × this: releases take at most a tenth of the point's time, time it
+ * has spent nearly idle
  */
-const GAP_PER_PAUSE = 50
+const GAP_PER_PAUSE = 10
 
 /**
  * Hands the memory a burst of work made V8 take back to the system once the
@@ -121,7 +122,7 @@ const GAP_PER_PAUSE = 50
  * 2,000 connections), so it runs only when the event loop has been nearly
  * idle for `quietFor`, once the young generation has grown past
  * `minYoungGeneration` again, when its pause would be at most `maxPause`,
- * and no more often than keeps releases under 2 % of the point's time.
+ * and no more often than keeps releases under a tenth of the point's time.
  */
 export class MemoryRelease implements Startable {
   private readonly log: Logger
