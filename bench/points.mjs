@@ -15,16 +15,17 @@
  * - new clients: BENCH_HELD clients connect, `BENCH_CONNECT_CONCURRENCY` at
  *   a time per load process, each with identify on both sides and one
  *   REGISTER (the echo floor: one echo request of the same size) on a new
- *   stream, in two halves; point CPU per client is the point's CPU time
- *   over each half, until it is idle again, divided by the clients. The CPU
- *   of the BENCH_IDLE_WAIT s after each half, when our point hands back the
- *   memory the burst took, is reported on its own.
+ *   stream; point CPU per client is the point's CPU time over the whole
+ *   phase, until it is idle again, divided by the clients. The CPU of the
+ *   BENCH_IDLE_WAIT s after it, when our point hands back the memory the
+ *   burst took, is reported on its own.
  * - held idle connections: the point's resident memory (VmRSS) before the
  *   new clients and after they are all connected, each read BENCH_IDLE_WAIT
- *   s after the point went quiet, divided by the connections; also after the
- *   first half of them, for the marginal cost of a connection once the
- *   process has grown, and at the end of the burst, before the quiet; for
- *   the JavaScript points, the heap used after full garbage collections
+ *   s after the point went quiet, divided by the connections; at the end of
+ *   the burst, before the quiet; and the second half's growth, read at the
+ *   end of each half, for the marginal cost of a connection once the process
+ *   has grown; for the JavaScript points, the heap used after full garbage
+ *   collections
  * - idle CPU (first run only): the point's CPU over BENCH_IDLE_SECONDS with
  *   every connection held and idle (keep-alive pings), per connection
  * - requests over held connections: BENCH_WORKLOAD_CLIENTS clients send
@@ -263,16 +264,10 @@ async function connections (loaders, point, kindName, sizes, run) {
   const callsBefore = syscalls(point.pid)
   const first = await connect(loaders, point, kindName, sizes, 'main', 0, perLoader / 2)
   await quiet(point.pid)
-  // a reading of /proc costs the point nothing
+  // a reading of /proc costs the point nothing; the second half follows at
+  // once, as the rest of one burst
   const cpuHalf = cpuTime(point.pid)
-  const callsHalf = syscalls(point.pid)
-  await sleep(IDLE_WAIT * 1000)
   const rssHalf = rssBytes(point.pid)
-  // what the point spends going quiet (handing memory back) is not a new
-  // client's: it is reported on its own
-  const cpuQuietHalf = cpuTime(point.pid) - cpuHalf
-  const callsQuiet = syscalls(point.pid)
-  const cpuSecondHalf = cpuTime(point.pid)
   const second = await connect(loaders, point, kindName, sizes, 'main', perLoader / 2, perLoader)
   await quiet(point.pid)
   const cpuAfter = cpuTime(point.pid)
@@ -280,6 +275,8 @@ async function connections (loaders, point, kindName, sizes, run) {
   const rssBusy = rssBytes(point.pid)
   await sleep(IDLE_WAIT * 1000)
   const rssAfter = rssBytes(point.pid)
+  // what the point spends going quiet (handing memory back) is not a new
+  // client's: it is reported on its own
   const cpuQuiet = cpuTime(point.pid) - cpuAfter
   let idle
 
@@ -296,14 +293,14 @@ async function connections (loaders, point, kindName, sizes, run) {
   const result = {
     newClient: {
       clients: HELD,
-      cpuMsPerClient: round((cpuHalf - cpuBefore + cpuAfter - cpuSecondHalf) / HELD, 3),
-      cpuMsPerClientSecondHalf: round((cpuAfter - cpuSecondHalf) / (HELD / 2), 3),
-      writesPerClient: round((callsHalf.writes - callsBefore.writes + callsAfter.writes - callsQuiet.writes) / HELD, 1),
-      readsPerClient: round((callsHalf.reads - callsBefore.reads + callsAfter.reads - callsQuiet.reads) / HELD, 1),
+      cpuMsPerClient: round((cpuAfter - cpuBefore) / HELD, 3),
+      cpuMsPerClientSecondHalf: round((cpuAfter - cpuHalf) / (HELD / 2), 3),
+      writesPerClient: round((callsAfter.writes - callsBefore.writes) / HELD, 1),
+      readsPerClient: round((callsAfter.reads - callsBefore.reads) / HELD, 1),
       latency: latencySummary(latencies),
-      // CPU in the IDLE_WAIT s after each half, when a JS point releases
-      // the memory the burst took
-      cpuMsGoingQuiet: round(cpuQuietHalf + cpuQuiet, 1)
+      // CPU in the IDLE_WAIT s after the burst, when our point and the echo
+      // floor hand back the memory it took
+      cpuMsGoingQuiet: round(cpuQuiet, 1)
     },
     held: {
       connections: HELD,
@@ -311,7 +308,8 @@ async function connections (loaders, point, kindName, sizes, run) {
       rssAfter,
       rssKBPerConnection: round((rssAfter - rssBefore) / HELD / 1024, 1),
       rssKBPerConnectionBusy: round((rssBusy - rssBefore) / HELD / 1024, 1),
-      rssKBPerConnectionSecondHalf: round((rssAfter - rssHalf) / (HELD / 2) / 1024, 1),
+      // both read at a half's end, before the point goes quiet
+      rssKBPerConnectionSecondHalf: round((rssBusy - rssHalf) / (HELD / 2) / 1024, 1),
       heapKBPerConnection: heapAfter == null ? undefined : round((heapAfter.memory.heapUsed - heapBefore.memory.heapUsed) / HELD / 1024, 1),
       externalKBPerConnection: heapAfter == null ? undefined : round((heapAfter.memory.external - heapBefore.memory.external) / HELD / 1024, 1)
     },
