@@ -54,7 +54,6 @@ export function unitCostTable (points) {
   const rows = [
     row('new client (connection, identify, one REGISTER): point CPU ms', p => p.newClientCpuMs, 2),
     row('held idle connection: RSS KB (growth ÷ connections)', p => p.rssKBPerConnection),
-    row('held idle connection: RSS KB, the second half only', p => p.rssKBPerConnectionSecondHalf),
     row('held connection at the end of the burst, before the quiet: RSS KB', p => p.rssKBPerConnectionBusy),
     row('going quiet after the burst (memory handed back): point CPU ms', p => p.cpuMsGoingQuiet),
     row('held idle connection: JS heap KB', p => p.heapKBPerConnection),
@@ -182,7 +181,6 @@ export function capacity (points) {
       peersPerGB: {
         held: Math.floor(gb / p.rssKBPerConnection),
         heldOneStream: p.idleStreamRssKB == null ? undefined : Math.floor(gb / (p.rssKBPerConnection + Math.max(0, p.idleStreamRssKB, p.idleStreamHeapKB ?? 0))),
-        heldMarginal: Math.floor(gb / p.rssKBPerConnectionSecondHalf),
         // the heap where there is one: RSS keeps the high-water mark of
         // the connections that came and went
         reconnect: Math.floor(gb / Math.max(0.1, p.goneHeapKBPerPeer ?? p.goneRssKBPerPeer))
@@ -204,7 +202,6 @@ export function capacityTable (points) {
     ['held connection, polls on one stream kept open: peers per core', ...kinds.map(kind => fmt(c[kind].peersPerCore.heldOneStream))],
     ['held connection, js-libp2p client with its connection monitor: peers per core', ...kinds.map(kind => fmt(c[kind].peersPerCore.heldJsMonitor))],
     ['held connection: peers per GB (RSS growth ÷ connections)', ...kinds.map(kind => fmt(c[kind].peersPerGB.held))],
-    ['held connection: peers per GB (second half\'s growth)', ...kinds.map(kind => fmt(c[kind].peersPerGB.heldMarginal))],
     ['held connection and a stream kept open: peers per GB', ...kinds.map(kind => fmt(c[kind].peersPerGB.heldOneStream))],
     ['new connection per request: CPU µs per peer a minute', ...kinds.map(kind => cell(c[kind].cpuUsPerPeerPerMinute.reconnect))],
     ['new connection per request: peers per core', ...kinds.map(kind => fmt(c[kind].peersPerCore.reconnect))],

@@ -21,11 +21,10 @@
  *   burst took, is reported on its own.
  * - held idle connections: the point's resident memory (VmRSS) before the
  *   new clients and after they are all connected, each read BENCH_IDLE_WAIT
- *   s after the point went quiet, divided by the connections; at the end of
- *   the burst, before the quiet; and the second half's growth, read at the
- *   end of each half, for the marginal cost of a connection once the process
- *   has grown; for the JavaScript points, the heap used after full garbage
- *   collections
+ *   s after the point went quiet, divided by the connections (a JS point
+ *   has handed back the memory the burst took, so this is what one more
+ *   connection costs); and at the end of the burst, before the quiet; for
+ *   the JavaScript points, the heap used after full garbage collections
  * - idle CPU (first run only): the point's CPU over BENCH_IDLE_SECONDS with
  *   every connection held and idle (keep-alive pings), per connection
  * - requests over held connections: BENCH_WORKLOAD_CLIENTS clients send
@@ -267,7 +266,6 @@ async function connections (loaders, point, kindName, sizes, run) {
   // a reading of /proc costs the point nothing; the second half follows at
   // once, as the rest of one burst
   const cpuHalf = cpuTime(point.pid)
-  const rssHalf = rssBytes(point.pid)
   const second = await connect(loaders, point, kindName, sizes, 'main', perLoader / 2, perLoader)
   await quiet(point.pid)
   const cpuAfter = cpuTime(point.pid)
@@ -308,15 +306,13 @@ async function connections (loaders, point, kindName, sizes, run) {
       rssAfter,
       rssKBPerConnection: round((rssAfter - rssBefore) / HELD / 1024, 1),
       rssKBPerConnectionBusy: round((rssBusy - rssBefore) / HELD / 1024, 1),
-      // both read at a half's end, before the point goes quiet
-      rssKBPerConnectionSecondHalf: round((rssBusy - rssHalf) / (HELD / 2) / 1024, 1),
       heapKBPerConnection: heapAfter == null ? undefined : round((heapAfter.memory.heapUsed - heapBefore.memory.heapUsed) / HELD / 1024, 1),
       externalKBPerConnection: heapAfter == null ? undefined : round((heapAfter.memory.external - heapBefore.memory.external) / HELD / 1024, 1)
     },
     idle
   }
 
-  log(`${kindName} run ${run + 1}: new client ${result.newClient.cpuMsPerClient} ms CPU (second half ${result.newClient.cpuMsPerClientSecondHalf}; ${result.newClient.writesPerClient} writes, ${result.newClient.readsPerClient} reads), connect p50 ${result.newClient.latency.p50} ms; held: RSS ${result.held.rssKBPerConnection} KB/connection (second half ${result.held.rssKBPerConnectionSecondHalf}; at the burst's end ${result.held.rssKBPerConnectionBusy}; ${result.newClient.cpuMsGoingQuiet} ms CPU going quiet)${heapAfter == null ? '' : `, heap ${result.held.heapKBPerConnection} KB`}`)
+  log(`${kindName} run ${run + 1}: new client ${result.newClient.cpuMsPerClient} ms CPU (second half ${result.newClient.cpuMsPerClientSecondHalf}; ${result.newClient.writesPerClient} writes, ${result.newClient.readsPerClient} reads), connect p50 ${result.newClient.latency.p50} ms; held: RSS ${result.held.rssKBPerConnection} KB/connection (at the burst's end ${result.held.rssKBPerConnectionBusy}; ${result.newClient.cpuMsGoingQuiet} ms CPU going quiet)${heapAfter == null ? '' : `, heap ${result.held.heapKBPerConnection} KB`}`)
 
   if (idle != null) {
     log(`${kindName}: idle ${idle.cpuUsPerConnectionPerMinute} µs CPU per held connection per minute`)
@@ -490,7 +486,6 @@ function medians (runs) {
       newClientCpuMs: of(run => run.newClient?.cpuMsPerClient),
       connectP50Ms: of(run => run.newClient?.latency.p50),
       rssKBPerConnection: of(run => run.held?.rssKBPerConnection),
-      rssKBPerConnectionSecondHalf: of(run => run.held?.rssKBPerConnectionSecondHalf),
       rssKBPerConnectionBusy: of(run => run.held?.rssKBPerConnectionBusy),
       cpuMsGoingQuiet: of(run => run.newClient?.cpuMsGoingQuiet),
       heapKBPerConnection: of(run => run.held?.heapKBPerConnection),
