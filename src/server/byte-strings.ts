@@ -50,12 +50,11 @@ export function stringEqualsBytes (string: string, bytes: Uint8Array, buffers: N
 }
 
 let scratch: NodeBufferView | undefined
-let scratchLength = 0
 
 function scratchBuffer (buffers: NodeBufferClass, length: number): NodeBufferView {
-  if (scratch == null || scratchLength < length) {
-    scratchLength = Math.max(length, scratchLength * 2, 1024)
-    scratch = buffers.from(new ArrayBuffer(scratchLength), 0, scratchLength)
+  if (scratch == null || scratch.byteLength < length) {
+    const size = Math.max(length, (scratch?.byteLength ?? 0) * 2, 1024)
+    scratch = buffers.from(new ArrayBuffer(size), 0, size)
   }
 
   return scratch
@@ -81,6 +80,7 @@ export interface NodeBufferClass {
  * What the module uses of a Node.js `Buffer`
  */
 export interface NodeBufferView {
+  readonly byteLength: number
   latin1Write(string: string, offset: number): number
   compare(target: Uint8Array, targetStart: number, targetEnd: number, sourceStart: number, sourceEnd: number): number
 }
