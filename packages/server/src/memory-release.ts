@@ -60,9 +60,10 @@ export interface MemoryReleaseInit {
  */
 export interface MemoryRuntime {
   /**
-   * The event loop's utilization since `before`, or since the start
+   * The event loop's utilization since the start, or, given two readings,
+   * between them, as `performance.eventLoopUtilization()` answers
    */
-  utilization(before?: EventLoopUtilization): EventLoopUtilization
+  utilization(current?: EventLoopUtilization, before?: EventLoopUtilization): EventLoopUtilization
 
   /**
    * The bytes V8's young generation holds on to
@@ -168,7 +169,7 @@ export class MemoryRelease implements Startable {
    */
   private check (): void {
     const now = this.runtime.utilization()
-    const { utilization } = this.runtime.utilization(this.lastUtilization)
+    const { utilization } = this.runtime.utilization(now, this.lastUtilization)
     this.lastUtilization = now
 
     if (utilization > this.quietUtilization) {
@@ -228,7 +229,7 @@ export function nodeRuntime (): MemoryRuntime {
   let gc: GarbageCollector | undefined
 
   return {
-    utilization: (before) => performance.eventLoopUtilization(before),
+    utilization: (current, before) => performance.eventLoopUtilization(current, before),
     youngGenerationSize: () => getHeapSpaceStatistics().find(space => space.space_name === 'new_space')?.space_size ?? 0,
     heapUsed: () => getHeapStatistics().used_heap_size,
     now: () => performance.now(),

@@ -25,9 +25,9 @@ class FakeRuntime implements MemoryRuntime {
     this.clock = clock
   }
 
-  utilization (before?: EventLoopUtilization): EventLoopUtilization {
-    // as Node.js: a difference when given a reading, else since the start
-    return before == null
+  utilization (current?: EventLoopUtilization, before?: EventLoopUtilization): EventLoopUtilization {
+    // as Node.js: a difference when given two readings, else since the start
+    return current == null || before == null
       ? { idle: 0, active: 0, utilization: 0 }
       : { idle: 0, active: 0, utilization: this.busy }
   }
