@@ -231,7 +231,8 @@ export function parseFlags (args: string[], env: Record<string, string | undefin
 
   const string = (flag: Flag): Setting<string> | undefined => settings.get(flag) as Setting<string> | undefined
   const list = (flag: Flag): Setting<string[]> | undefined => settings.get(flag) as Setting<string[]> | undefined
-  const memory = settings.get('memory') as Setting<boolean> | undefined
+  const boolean = (flag: Flag): Setting<boolean> | undefined => settings.get(flag) as Setting<boolean> | undefined
+  const memory = boolean('memory')
   const data = string('data')
 
   if (memory?.value === true && data != null) {
@@ -295,7 +296,7 @@ export function parseFlags (args: string[], env: Record<string, string | undefin
     inboundConnectionThreshold: connectionLimit(CONNECTION_FLAGS[1]),
     maxIncomingPendingConnections: connectionLimit(CONNECTION_FLAGS[2]),
     allow,
-    keepMemory: (settings.get('keep-memory') as Setting<boolean> | undefined)?.value === true,
+    keepMemory: boolean('keep-memory')?.value === true,
     server
   }
 }
